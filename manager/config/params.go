@@ -1,0 +1,205 @@
+package config
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+)
+
+// param is one of MHA's 42 parameters: how to store a raw value into a
+// Server, how to print it back, and how it is inherited.
+type param struct {
+	name string
+	// local parameters are read from the [serverN] block only, never
+	// inherited from [server default] (MHA's "local only").
+	local bool
+	// emptyIsDefault: an empty value inherited from [server default] gives
+	// the built-in default (MHA's "unless ($value)"), while an empty value in
+	// the [serverN] block itself is kept.
+	emptyIsDefault bool
+	set            func(s *Server, v string) error
+	get            func(s *Server) string
+}
+
+const (
+	local   = true
+	inherit = false
+)
+
+// params is MHA 0.58's @PARAM_ARRAY, in its order. It is never modified.
+var params = []param{
+	strParam("hostname", local, func(s *Server) *string { return &s.Hostname }),
+	strParam("ip", local, func(s *Server) *string { return &s.IP }),
+	intParam("port", inherit, 1, 65535, func(s *Server) *int { return &s.Port }),
+	strParam("ssh_host", local, func(s *Server) *string { return &s.SSHHost }),
+	// ssh_ip is accepted but ignored, as in MHA: it is always resolved from ssh_host.
+	{name: "ssh_ip", local: true, set: func(*Server, string) error { return nil }, get: func(s *Server) string { return s.SSHIP }},
+	intParam("ssh_port", inherit, 1, 65535, func(s *Server) *int { return &s.SSHPort }),
+	intParam("ssh_connection_timeout", inherit, 1, math.MaxInt32, func(s *Server) *int { return &s.SSHConnectionTimeout }),
+	{name: "ssh_options", set: func(s *Server, v string) error {
+		s.SSHOptions = strings.NewReplacer(`'`, "", `"`, "").Replace(v) // MHA removes every quote
+		return nil
+	}, get: func(s *Server) string { return s.SSHOptions }},
+	strParam("node_label", local, func(s *Server) *string { return &s.NodeLabel }),
+	boolParam("candidate_master", local, func(s *Server) *bool { return &s.CandidateMaster }),
+	boolParam("no_master", local, func(s *Server) *bool { return &s.NoMaster }),
+	boolParam("ignore_fail", local, func(s *Server) *bool { return &s.IgnoreFail }),
+	boolParam("skip_init_ssh_check", local, func(s *Server) *bool { return &s.SkipInitSSHCheck }),
+	boolParam("skip_reset_slave", inherit, func(s *Server) *bool { return &s.SkipResetSlave }),
+	emptyDefault(strParam("user", inherit, func(s *Server) *string { return &s.User })),
+	{name: "password", set: func(s *Server, v string) error { s.Password = Secret(v); return nil },
+		get: func(s *Server) string { return s.Password.String() }},
+	strParam("repl_user", inherit, func(s *Server) *string { return &s.ReplUser }),
+	{name: "repl_password", set: func(s *Server, v string) error {
+		// MHA sends MASTER_PASSWORD only when repl_password is true in Perl's sense.
+		s.ReplPassword, s.ReplPasswordSet = Secret(v), v != ""
+		return nil
+	}, get: func(s *Server) string { return s.ReplPassword.String() }},
+	boolParam("disable_log_bin", inherit, func(s *Server) *bool { return &s.DisableLogBin }),
+	strParam("master_pid_file", inherit, func(s *Server) *string { return &s.MasterPIDFile }),
+	boolParam("handle_raw_binlog", inherit, func(s *Server) *bool { return &s.HandleRawBinlog }),
+	emptyDefault(strParam("ssh_user", inherit, func(s *Server) *string { return &s.SSHUser })),
+	emptyDefault(strParam("remote_workdir", inherit, func(s *Server) *string { return &s.RemoteWorkdir })),
+	emptyDefault(param{name: "master_binlog_dir", set: func(s *Server, v string) error {
+		s.MasterBinlogDir = splitDirs(v)
+		return nil
+	}, get: func(s *Server) string { return strings.Join(s.MasterBinlogDir, ",") }}),
+	emptyDefault(strParam("log_level", inherit, func(s *Server) *string { return &s.LogLevel })),
+	emptyDefault(strParam("manager_workdir", inherit, func(s *Server) *string { return &s.ManagerWorkdir })),
+	strParam("manager_log", inherit, func(s *Server) *string { return &s.ManagerLog }),
+	boolParam("check_repl_delay", inherit, func(s *Server) *bool { return &s.CheckReplDelay }),
+	boolParam("check_repl_filter", inherit, func(s *Server) *bool { return &s.CheckReplFilter }),
+	boolParam("latest_priority", inherit, func(s *Server) *bool { return &s.LatestPriority }),
+	boolParam("multi_tier_slave", inherit, func(s *Server) *bool { return &s.MultiTierSlave }),
+	intParam("ping_interval", inherit, 1, math.MaxInt32, func(s *Server) *int { return &s.PingInterval }),
+	{name: "ping_type", set: setPingType, get: func(s *Server) string { return s.PingType }},
+	strParam("secondary_check_script", inherit, func(s *Server) *string { return &s.SecondaryCheckScript }),
+	strParam("master_ip_failover_script", inherit, func(s *Server) *string { return &s.MasterIPFailoverScript }),
+	strParam("master_ip_online_change_script", inherit, func(s *Server) *string { return &s.MasterIPOnlineChangeScript }),
+	strParam("shutdown_script", inherit, func(s *Server) *string { return &s.ShutdownScript }),
+	strParam("report_script", inherit, func(s *Server) *string { return &s.ReportScript }),
+	strParam("init_conf_load_script", inherit, func(s *Server) *string { return &s.InitConfLoadScript }),
+	strParam("client_bindir", inherit, func(s *Server) *string { return &s.ClientBindir }),
+	strParam("client_libdir", inherit, func(s *Server) *string { return &s.ClientLibdir }),
+	boolParam("use_gtid_auto_pos", inherit, func(s *Server) *bool { return &s.UseGTIDAutoPos }),
+}
+
+// lookupParam finds a parameter by its exact (case-sensitive) name.
+func lookupParam(name string) (param, bool) {
+	for _, p := range params {
+		if p.name == name {
+			return p, true
+		}
+	}
+	return param{}, false
+}
+
+// ParamNames returns MHA's parameter names in MHA's order.
+func ParamNames() []string {
+	names := make([]string, len(params))
+	for i, p := range params {
+		names[i] = p.name
+	}
+	return names
+}
+
+// defaultServer returns a Server holding MHA's built-in defaults.
+func defaultServer(sshUser string) Server {
+	return Server{
+		Port: 3306, SSHPort: 22, SSHConnectionTimeout: 5, SSHUser: sshUser,
+		User: "root", HandleRawBinlog: true, RemoteWorkdir: "/var/tmp",
+		MasterBinlogDir: []string{"/var/lib/mysql", "/var/log/mysql"},
+		LogLevel:        "info", ManagerWorkdir: "/var/tmp",
+		CheckReplDelay: true, CheckReplFilter: true, LatestPriority: true,
+		PingInterval: 3, PingType: "SELECT", UseGTIDAutoPos: true,
+	}
+}
+
+func emptyDefault(p param) param { p.emptyIsDefault = true; return p }
+
+func strParam(name string, isLocal bool, field func(*Server) *string) param {
+	return param{name: name, local: isLocal,
+		set: func(s *Server, v string) error { *field(s) = v; return nil },
+		get: func(s *Server) string { return *field(s) }}
+}
+
+func boolParam(name string, isLocal bool, field func(*Server) *bool) param {
+	return param{name: name, local: isLocal,
+		set: func(s *Server, v string) error {
+			b, err := parseBool(v)
+			if err != nil {
+				return err
+			}
+			*field(s) = b
+			return nil
+		},
+		get: func(s *Server) string {
+			if *field(s) {
+				return "1"
+			}
+			return "0"
+		}}
+}
+
+func intParam(name string, isLocal bool, lo, hi int, field func(*Server) *int) param {
+	return param{name: name, local: isLocal,
+		set: func(s *Server, v string) error {
+			n, err := parseInt(v, lo, hi)
+			if err != nil {
+				return err
+			}
+			*field(s) = n
+			return nil
+		},
+		get: func(s *Server) string { return strconv.Itoa(*field(s)) }}
+}
+
+// parseBool accepts MHA's 0/1 and, as a convenience, yes/no, true/false and
+// on/off in any case. An empty value is false, as in Perl.
+func parseBool(v string) (bool, error) {
+	switch strings.ToLower(v) {
+	case "1", "yes", "true", "on":
+		return true, nil
+	case "0", "", "no", "false", "off":
+		return false, nil
+	}
+	return false, fmt.Errorf("%q is not a boolean (use 0/1)", v)
+}
+
+// parseInt accepts decimal digits only (MHA rejects signs and blanks).
+func parseInt(v string, lo, hi int) (int, error) {
+	if v == "" || strings.Trim(v, "0123456789") != "" {
+		return 0, fmt.Errorf("%q is not a number", v)
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < lo || n > hi {
+		if lo == 1 && hi == math.MaxInt32 {
+			return 0, fmt.Errorf("%q is not a positive integer", v)
+		}
+		return 0, fmt.Errorf("%q is out of range (%d-%d)", v, lo, hi)
+	}
+	return n, nil
+}
+
+func setPingType(s *Server, v string) error {
+	switch u := strings.ToUpper(v); u {
+	case "CONNECT", "SELECT", "INSERT":
+		s.PingType = u
+		return nil
+	}
+	return fmt.Errorf("%q is not a ping type (use CONNECT, SELECT or INSERT)", v)
+}
+
+// splitDirs removes all whitespace (as MHA does) and splits on commas,
+// dropping empty entries.
+func splitDirs(v string) []string {
+	v = strings.Join(strings.Fields(v), "")
+	var dirs []string
+	for d := range strings.SplitSeq(v, ",") {
+		if d != "" {
+			dirs = append(dirs, d)
+		}
+	}
+	return dirs
+}

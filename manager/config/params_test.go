@@ -1,0 +1,202 @@
+package config
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"testing"
+)
+
+// paramCase describes one of MHA's 42 parameters: its built-in default, an
+// explicit raw value and what that value reads as, and whether it is local
+// only. field reads the value from a Server independently of the param table.
+type paramCase struct {
+	name  string
+	local bool
+	field func(Server) any
+	def   any
+	raw   string
+	want  any
+}
+
+// In these cases [server1] has hostname=h1 (127.0.0.1) and the OS user is "root".
+var paramCases = []paramCase{
+	{"ip", true, func(s Server) any { return s.IP }, "127.0.0.1", "127.0.0.5", "127.0.0.5"},
+	{"port", false, func(s Server) any { return s.Port }, 3306, "3307", 3307},
+	{"ssh_host", true, func(s Server) any { return s.SSHHost }, "h1", "h2", "h2"},
+	{"ssh_ip", true, func(s Server) any { return s.SSHIP }, "127.0.0.1", "10.1.1.1", "127.0.0.1"}, // accepted, ignored
+	{"ssh_port", false, func(s Server) any { return s.SSHPort }, 22, "2222", 2222},
+	{"ssh_connection_timeout", false, func(s Server) any { return s.SSHConnectionTimeout }, 5, "9", 9},
+	{"ssh_options", false, func(s Server) any { return s.SSHOptions }, "", `-i "/k ey" -o 'A=b'`, "-i /k ey -o A=b"},
+	{"node_label", true, func(s Server) any { return s.NodeLabel }, "", "dc2 replica", "dc2 replica"},
+	{"candidate_master", true, func(s Server) any { return s.CandidateMaster }, false, "1", true},
+	{"no_master", true, func(s Server) any { return s.NoMaster }, false, "yes", true},
+	{"ignore_fail", true, func(s Server) any { return s.IgnoreFail }, false, "TRUE", true},
+	{"skip_init_ssh_check", true, func(s Server) any { return s.SkipInitSSHCheck }, false, "on", true},
+	{"skip_reset_slave", false, func(s Server) any { return s.SkipResetSlave }, false, "1", true},
+	{"user", false, func(s Server) any { return s.User }, "root", "mha", "mha"},
+	{"password", false, func(s Server) any { return s.Password.Reveal() }, "", `pa ss#w"rd`, `pa ss#w"rd`},
+	{"repl_user", false, func(s Server) any { return s.ReplUser }, "", "repl", "repl"},
+	{"repl_password", false, func(s Server) any { return [2]any{s.ReplPassword.Reveal(), s.ReplPasswordSet} }, [2]any{"", false}, "'r p#'", [2]any{"r p#", true}},
+	{"disable_log_bin", false, func(s Server) any { return s.DisableLogBin }, false, "1", true},
+	{"master_pid_file", false, func(s Server) any { return s.MasterPIDFile }, "", "/run/mysqld/mysqld.pid", "/run/mysqld/mysqld.pid"},
+	{"handle_raw_binlog", false, func(s Server) any { return s.HandleRawBinlog }, true, "0", false},
+	{"ssh_user", false, func(s Server) any { return s.SSHUser }, "root", "mhaadmin", "mhaadmin"},
+	{"remote_workdir", false, func(s Server) any { return s.RemoteWorkdir }, "/var/tmp", "/data/mha", "/data/mha"},
+	{"master_binlog_dir", false, func(s Server) any { return s.MasterBinlogDir }, []string{"/var/lib/mysql", "/var/log/mysql"}, " /a , /b c,,/d", []string{"/a", "/bc", "/d"}},
+	{"log_level", false, func(s Server) any { return s.LogLevel }, "info", "debug", "debug"},
+	{"manager_workdir", false, func(s Server) any { return s.ManagerWorkdir }, "/var/tmp", "/var/log/masterha/app1", "/var/log/masterha/app1"},
+	{"manager_log", false, func(s Server) any { return s.ManagerLog }, "", "/var/log/masterha/app1.log", "/var/log/masterha/app1.log"},
+	{"check_repl_delay", false, func(s Server) any { return s.CheckReplDelay }, true, "no", false},
+	{"check_repl_filter", false, func(s Server) any { return s.CheckReplFilter }, true, "0", false},
+	{"latest_priority", false, func(s Server) any { return s.LatestPriority }, true, "off", false},
+	{"multi_tier_slave", false, func(s Server) any { return s.MultiTierSlave }, false, "1", true},
+	{"ping_interval", false, func(s Server) any { return s.PingInterval }, 3, "10", 10},
+	{"ping_type", false, func(s Server) any { return s.PingType }, "SELECT", "insert", "INSERT"},
+	{"secondary_check_script", false, func(s Server) any { return s.SecondaryCheckScript }, "", "masterha_secondary_check -s r1 -s r2", "masterha_secondary_check -s r1 -s r2"},
+	{"master_ip_failover_script", false, func(s Server) any { return s.MasterIPFailoverScript }, "", `"/bin/failover --vip 10.0.0.10"`, "/bin/failover --vip 10.0.0.10"},
+	{"master_ip_online_change_script", false, func(s Server) any { return s.MasterIPOnlineChangeScript }, "", "/bin/online_change", "/bin/online_change"},
+	{"shutdown_script", false, func(s Server) any { return s.ShutdownScript }, "", "/bin/power_manager --host=x", "/bin/power_manager --host=x"},
+	{"report_script", false, func(s Server) any { return s.ReportScript }, "", "/bin/send_report # kept", "/bin/send_report # kept"},
+	{"init_conf_load_script", false, func(s Server) any { return s.InitConfLoadScript }, "", "", ""}, // run by TestInitConfLoadScript
+	{"client_bindir", false, func(s Server) any { return s.ClientBindir }, "", "/usr/local/mysql/bin", "/usr/local/mysql/bin"},
+	{"client_libdir", false, func(s Server) any { return s.ClientLibdir }, "", "/usr/local/mysql/lib", "/usr/local/mysql/lib"},
+	{"use_gtid_auto_pos", false, func(s Server) any { return s.UseGTIDAutoPos }, true, "0", false},
+}
+
+// TestEveryParameter loads each parameter absent, in [server1], in the app
+// [server default] and in the global [server default]: local-only ones must
+// not be inherited, the others must be. hostname is covered by TestResolve
+// and the broken-file tests (it is required).
+func TestEveryParameter(t *testing.T) {
+	covered := []string{"hostname"}
+	for _, c := range paramCases {
+		covered = append(covered, c.name)
+	}
+	if names := ParamNames(); len(names) != 42 || !sameSet(names, covered) {
+		t.Fatalf("parameter table has %d names, cases cover %d: %v", len(names), len(covered), names)
+	}
+	dir := t.TempDir()
+	for _, c := range paramCases {
+		line := c.name + "=" + c.raw
+		inherited := c.want
+		if c.local {
+			inherited = c.def
+		}
+		layers := []struct {
+			where, global, app, server string
+			want                       any
+		}{
+			{"absent", "", "", "", c.def},
+			{"in [server1]", "", "", line, c.want},
+			{"in app [server default]", "", line, "", inherited},
+			{"in global [server default]", line, "", "", inherited},
+			{"global overridden by app", line, c.name + "=" + c.raw, "", inherited},
+		}
+		for _, l := range layers {
+			global := writeFile(t, dir, "global.cnf", "[server default]\n"+l.global+"\n")
+			app := writeFile(t, dir, "app1.cnf", "[server default]\n"+l.app+"\n[server1]\nhostname=h1\n"+l.server+"\n")
+			opts := testOptions()
+			opts.NoGlobal, opts.GlobalFile = false, global
+			cfg := mustLoad(t, app, opts)
+			if got := c.field(cfg.Servers[0]); !reflect.DeepEqual(got, l.want) {
+				t.Errorf("%s %s: got %#v, want %#v", c.name, l.where, got, l.want)
+			}
+		}
+	}
+}
+
+// TestPrecedence: app [server default] beats global, [serverN] beats both.
+func TestPrecedence(t *testing.T) {
+	dir := t.TempDir()
+	global := writeFile(t, dir, "g.cnf", "[server default]\nport=3301\nuser=g\nssh_port=2201\n")
+	app := writeFile(t, dir, "a.cnf", "[server default]\nport=3302\nuser=a\n[server1]\nhostname=h1\nport=3303\n")
+	opts := testOptions()
+	opts.NoGlobal, opts.GlobalFile = false, global
+	s := mustLoad(t, app, opts).Servers[0]
+	if s.Port != 3303 || s.User != "a" || s.SSHPort != 2201 {
+		t.Errorf("port %d user %q ssh_port %d, want 3303 a 2201", s.Port, s.User, s.SSHPort)
+	}
+}
+
+// TestEmptyValues follows MHA: an empty value inherited from [server default]
+// falls back to the built-in default for user, ssh_user, the directories and
+// log_level, while one written in [serverN] is kept; empty booleans are false.
+func TestEmptyValues(t *testing.T) {
+	dir := t.TempDir()
+	app := writeFile(t, dir, "a.cnf", "[server default]\nuser=\nssh_user=\nmanager_workdir=\ncheck_repl_delay=\n"+
+		"[server1]\nhostname=h1\n[server2]\nhostname=h2\nuser=\nrepl_password=\n")
+	cfg := mustLoad(t, app, testOptions())
+	s1, s2 := cfg.Servers[0], cfg.Servers[1]
+	if s1.User != "root" || s1.SSHUser != "root" || s1.ManagerWorkdir != "/var/tmp" || s1.CheckReplDelay {
+		t.Errorf("server1: %+v", s1)
+	}
+	if s2.User != "" || s2.ReplPasswordSet {
+		t.Errorf("server2: user %q ReplPasswordSet %v", s2.User, s2.ReplPasswordSet)
+	}
+}
+
+// TestBooleans: 0/1 as in MHA plus yes/no, true/false, on/off in any case.
+func TestBooleans(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		want bool
+		ok   bool
+	}{
+		{"1", true, true}, {"0", false, true}, {"", false, true}, {"Yes", true, true}, {"NO", false, true},
+		{"true", true, true}, {"False", false, true}, {"ON", true, true}, {"off", false, true},
+		{"2", false, false}, {"maybe", false, false}, {" 1", false, false},
+	} {
+		got, err := parseBool(c.in)
+		if got != c.want || (err == nil) != c.ok {
+			t.Errorf("parseBool(%q) = %v, %v", c.in, got, err)
+		}
+	}
+}
+
+// TestServerOrder: numeric order when every name has a number, else by name.
+func TestServerOrder(t *testing.T) {
+	cases := []struct {
+		file string
+		want []string
+	}{
+		{"order_numeric.cnf", []string{"server1", "server1a", "server2", "server_db3", "server0004", "server10"}},
+		{"order_names.cnf", []string{"server10", "server3", "server_a", "server_b"}},
+		{"app1.cnf", []string{"server1", "server2", "server3"}},
+	}
+	for _, c := range cases {
+		cfg := mustLoad(t, filepath.Join("testdata", c.file), testOptions())
+		var got []string
+		for _, s := range cfg.Servers {
+			got = append(got, s.Name)
+		}
+		if !slices.Equal(got, c.want) {
+			t.Errorf("%s: order %v, want %v", c.file, got, c.want)
+		}
+	}
+}
+
+func sameSet(a, b []string) bool {
+	a, b = slices.Clone(a), slices.Clone(b)
+	slices.Sort(a)
+	slices.Sort(b)
+	return slices.Equal(a, b)
+}
+
+func ExampleLoad() {
+	cfg, err := Load(context.Background(), filepath.Join("testdata", "order_names.cnf"), Options{NoGlobal: true, CurrentUser: func() string { return "mha" }})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	for _, s := range cfg.Servers {
+		fmt.Println(s.Name, s.Addr())
+	}
+	// Output:
+	// server10 127.0.0.10:3306
+	// server3 127.0.0.3:3306
+	// server_a 127.0.0.11:3306
+	// server_b 127.0.0.12:3306
+}
