@@ -1,0 +1,136 @@
+package manager
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gomha/gomha/manager/config"
+	"github.com/gomha/gomha/node"
+)
+
+// ErrSSHCheckFailed is returned by CheckSSH when any host failed.
+var ErrSSHCheckFailed = errors.New("SSH Configuration Check Failed")
+
+// SSHCheckOptions tune CheckSSH.
+type SSHCheckOptions struct {
+	AcceptNewHostKeys bool // record unknown host keys (trust on first use); a changed key is always refused
+}
+
+// SSHHostResult is the outcome for one host.
+type SSHHostResult struct {
+	Name      string `json:"name"`
+	SSH       string `json:"ssh"` // user@host:port
+	OK        bool   `json:"ok"`
+	BinlogDir string `json:"binlog_dir,omitempty"` // the readable master_binlog_dir
+	Error     string `json:"error,omitempty"`
+	Took      string `json:"took"`
+}
+
+// SSHConfigFor returns how gomha reaches s over SSH: ssh_host/ssh_port/
+// ssh_user/ssh_connection_timeout and the honoured ssh_options.
+func SSHConfigFor(s config.Server, acceptNew bool) (node.SSHConfig, error) {
+	opts, err := node.ParseSSHOptions(s.SSHOptions)
+	if err != nil {
+		return node.SSHConfig{}, fmt.Errorf("[%s] %w", s.Name, err)
+	}
+	host := s.SSHIP
+	if host == "" {
+		host = s.SSHHost
+	}
+	return node.SSHConfig{
+		Host:              host,
+		Port:              s.SSHPort,
+		User:              s.SSHUser,
+		ConnectTimeout:    time.Duration(s.SSHConnectionTimeout) * time.Second,
+		Options:           opts,
+		AcceptNewHostKeys: acceptNew,
+		UseAgent:          true,
+	}, nil
+}
+
+// CheckSSH connects from the manager to every configured host (except those
+// with skip_init_ssh_check) over SSH, verifying host keys, and checks that
+// master_binlog_dir is readable there. gomha never copies files between
+// database hosts, so MHA's full host-to-host mesh is not needed.
+func CheckSSH(ctx context.Context, cfg *config.Config, opts SSHCheckOptions, con *Console) ([]SSHHostResult, error) {
+	con.Infof("Starting SSH connection tests..")
+	var servers []config.Server
+	for _, s := range cfg.Servers {
+		if s.SkipInitSSHCheck {
+			con.Infof("Skipping %s (skip_init_ssh_check is set)", s.Name)
+			continue
+		}
+		servers = append(servers, s)
+	}
+	results := make([]SSHHostResult, len(servers))
+	var wg sync.WaitGroup
+	for i, s := range servers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i] = checkOneSSH(ctx, s, opts)
+		}()
+	}
+	wg.Wait()
+	var failed []string
+	for _, r := range results {
+		if r.OK {
+			con.Infof("  Connecting via SSH to %s (%s).. ok. master_binlog_dir %s readable.", r.SSH, r.Name, r.BinlogDir)
+		} else {
+			con.Errorf("  SSH connection to %s (%s) failed: %s", r.SSH, r.Name, r.Error)
+			failed = append(failed, r.Name+" ("+r.SSH+")")
+		}
+	}
+	if len(failed) > 0 {
+		con.Raw("SSH Configuration Check Failed!\n")
+		return results, fmt.Errorf("%w: %s", ErrSSHCheckFailed, strings.Join(failed, ", "))
+	}
+	con.Raw("All SSH connection tests passed successfully.\n")
+	return results, nil
+}
+
+func checkOneSSH(ctx context.Context, s config.Server, opts SSHCheckOptions) SSHHostResult {
+	start := time.Now()
+	res := SSHHostResult{Name: s.Name, SSH: s.SSHUser + "@" + s.SSHHost + ":" + strconv.Itoa(s.SSHPort)}
+	defer func() { res.Took = time.Since(start).Round(time.Millisecond).String() }()
+	sc, err := SSHConfigFor(s, opts.AcceptNewHostKeys)
+	if err != nil {
+		res.Error = err.Error()
+		return res
+	}
+	sess, err := node.DialSSH(ctx, sc)
+	if err != nil {
+		res.Error = err.Error()
+		return res
+	}
+	defer sess.Close()
+	dir, err := readableBinlogDir(ctx, sess, s.MasterBinlogDir)
+	if err != nil {
+		res.Error = err.Error()
+		return res
+	}
+	res.OK, res.BinlogDir = true, dir
+	return res
+}
+
+// readableBinlogDir returns the first master_binlog_dir entry that is a
+// readable, searchable directory on the host.
+func readableBinlogDir(ctx context.Context, sess *node.SSHSession, dirs []string) (string, error) {
+	quoted := make([]string, len(dirs))
+	for i, d := range dirs {
+		quoted[i] = node.ShellQuote(d)
+	}
+	cmd := "for d in " + strings.Join(quoted, " ") + `; do if [ -d "$d" ] && [ -r "$d" ] && [ -x "$d" ]; then echo "$d"; exit 0; fi; done; exit 1`
+	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	out, _, err := sess.Run(rctx, cmd)
+	if err != nil {
+		return "", fmt.Errorf("master_binlog_dir (%s) is not a readable directory on this host", strings.Join(dirs, ","))
+	}
+	return strings.TrimSpace(string(out)), nil
+}

@@ -1,0 +1,193 @@
+package sandbox
+
+import (
+	"bufio"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"os/exec"
+	"strings"
+	"time"
+)
+
+// nftTable is shared by all sandboxes of the machine; each sandbox owns one
+// base chain in it (Cluster.FirewallChain), hooked on input: on lo every
+// packet passes input, and a drop there is silent (a connect times out)
+// where a drop on output would fail at once with EPERM.
+const (
+	nftTable   = "gomha_sandbox"
+	fwTimeout  = 10 * time.Second
+	ruleTagFmt = "gomha_sandbox %s"
+)
+
+// firewallChain names a sandbox's chain after its directory.
+func firewallChain(dir string) string {
+	h := sha256.Sum256([]byte(dir))
+	return "in_" + hex.EncodeToString(h[:4])
+}
+
+// run runs a firewall command, stdin optional, and names it in the error.
+func run(ctx context.Context, stdin string, name string, args ...string) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, fwTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, name, args...)
+	if stdin != "" {
+		cmd.Stdin = strings.NewReader(stdin)
+	}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return string(out), fmt.Errorf("%s %s: %w: %s", name, strings.Join(args, " "), err, strings.TrimSpace(string(out)))
+	}
+	return string(out), nil
+}
+
+// useNft says whether nft works here; otherwise iptables is used.
+func useNft(ctx context.Context) bool {
+	_, err := run(ctx, "", "nft", "list", "tables")
+	return err == nil
+}
+
+// nftRules parses `nft -a list table inet gomha_sandbox` into the handles of
+// the rules of chain, by the address in their comment; ok is false when the
+// table or chain does not exist.
+func nftRules(ctx context.Context, chain string) (rules map[string][]string, ok bool) {
+	out, err := run(ctx, "", "nft", "-a", "list", "table", "inet", nftTable)
+	if err != nil {
+		return nil, false
+	}
+	return parseNftRules(out, chain)
+}
+
+func parseNftRules(out, chain string) (map[string][]string, bool) {
+	rules := map[string][]string{}
+	found, in := false, false
+	sc := bufio.NewScanner(strings.NewReader(out))
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		if len(f) >= 2 && f[0] == "chain" {
+			in = f[1] == chain
+			found = found || in
+			continue
+		}
+		line := sc.Text()
+		i := strings.Index(line, `comment "gomha_sandbox `)
+		j := strings.LastIndex(line, "# handle ")
+		if !in || i < 0 || j < 0 {
+			continue
+		}
+		rest := line[i+len(`comment "gomha_sandbox `):]
+		addr, _, _ := strings.Cut(rest, `"`)
+		rules[addr] = append(rules[addr], strings.TrimSpace(line[j+len("# handle "):]))
+	}
+	return rules, found
+}
+
+func iptablesSpec(chain, addr, flag string) []string {
+	return []string{"INPUT", flag, addr, "-m", "comment", "--comment", fmt.Sprintf(ruleTagFmt, chain+" "+addr), "-j", "DROP"}
+}
+
+// Isolate cuts a host off the network: every packet to or from its address
+// is dropped, so connections to it time out (nft table inet gomha_sandbox,
+// or iptables INPUT rules when nft does not work).
+func (c *Cluster) Isolate(ctx context.Context, host string) error {
+	h, err := c.Host(host)
+	if err != nil {
+		return err
+	}
+	if c.isolated(ctx, h) {
+		return nil
+	}
+	if useNft(ctx) {
+		tag := fmt.Sprintf(ruleTagFmt, h.Addr)
+		script := fmt.Sprintf("add table inet %[1]s\n"+
+			"add chain inet %[1]s %[2]s { type filter hook input priority -10; policy accept; }\n"+
+			"add rule inet %[1]s %[2]s ip saddr %[3]s drop comment %[4]q\n"+
+			"add rule inet %[1]s %[2]s ip daddr %[3]s drop comment %[4]q\n",
+			nftTable, c.FirewallChain, h.Addr, tag)
+		if _, err := run(ctx, script, "nft", "-f", "-"); err != nil {
+			return fmt.Errorf("isolate %s: %w", h.Name, err)
+		}
+	} else {
+		for _, flag := range []string{"-s", "-d"} {
+			if _, err := run(ctx, "", "iptables", append([]string{"-w", "-I"}, iptablesSpec(c.FirewallChain, h.Addr, flag)...)...); err != nil {
+				return fmt.Errorf("isolate %s: %w", h.Name, err)
+			}
+		}
+	}
+	c.logger.Info("host isolated", "host", h.Name, "addr", h.Addr)
+	return nil
+}
+
+// Heal removes the rules Isolate added for a host.
+func (c *Cluster) Heal(ctx context.Context, host string) error {
+	h, err := c.Host(host)
+	if err != nil {
+		return err
+	}
+	if err := c.heal(ctx, h); err != nil {
+		return err
+	}
+	c.logger.Info("host healed", "host", h.Name, "addr", h.Addr)
+	return nil
+}
+
+func (c *Cluster) heal(ctx context.Context, h Host) error {
+	if useNft(ctx) {
+		rules, _ := nftRules(ctx, c.FirewallChain)
+		for _, handle := range rules[h.Addr] {
+			if _, err := run(ctx, "", "nft", "delete", "rule", "inet", nftTable, c.FirewallChain, "handle", handle); err != nil {
+				return fmt.Errorf("heal %s: %w", h.Name, err)
+			}
+		}
+		return nil
+	}
+	for _, flag := range []string{"-s", "-d"} {
+		spec := iptablesSpec(c.FirewallChain, h.Addr, flag)
+		for i := 0; i < 10; i++ { // -I twice leaves two copies
+			if _, err := run(ctx, "", "iptables", append([]string{"-w", "-C"}, spec...)...); err != nil {
+				break
+			}
+			if _, err := run(ctx, "", "iptables", append([]string{"-w", "-D"}, spec...)...); err != nil {
+				return fmt.Errorf("heal %s: %w", h.Name, err)
+			}
+		}
+	}
+	return nil
+}
+
+// isolated says whether Isolate's rules for h are in place.
+func (c *Cluster) isolated(ctx context.Context, h Host) bool {
+	if useNft(ctx) {
+		rules, _ := nftRules(ctx, c.FirewallChain)
+		return len(rules[h.Addr]) > 0
+	}
+	_, err := run(ctx, "", "iptables", append([]string{"-w", "-C"}, iptablesSpec(c.FirewallChain, h.Addr, "-s")...)...)
+	return err == nil
+}
+
+// removeFirewall deletes every rule of this sandbox: its nft chain (and the
+// shared table when no other sandbox has a chain in it), or its iptables rules.
+func (c *Cluster) removeFirewall(ctx context.Context) error {
+	if !useNft(ctx) {
+		for _, h := range c.Hosts {
+			if err := c.heal(ctx, h); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if _, ok := nftRules(ctx, c.FirewallChain); ok {
+		script := fmt.Sprintf("flush chain inet %[1]s %[2]s\ndelete chain inet %[1]s %[2]s\n", nftTable, c.FirewallChain)
+		if _, err := run(ctx, script, "nft", "-f", "-"); err != nil {
+			return fmt.Errorf("remove firewall chain of sandbox %s: %w", c.Dir, err)
+		}
+	}
+	out, err := run(ctx, "", "nft", "list", "table", "inet", nftTable)
+	if err == nil && !strings.Contains(out, "chain ") {
+		if _, err := run(ctx, "", "nft", "delete", "table", "inet", nftTable); err != nil {
+			return fmt.Errorf("remove empty table %s: %w", nftTable, err)
+		}
+	}
+	return nil
+}

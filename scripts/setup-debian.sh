@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Installs what gomha's demo and tests need on a Debian machine, only when it
+# is missing: MariaDB server and client (mariadbd, mariadb, mariadb-binlog),
+# OpenSSH server and client, and nftables/iptables for the sandbox's network
+# faults. Services are not started: the sandbox runs its own processes.
+set -euo pipefail
+
+need=()
+have() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ]; }
+have mariadbd || need+=(mariadb-server)
+have mariadb || need+=(mariadb-client)
+have mariadb-binlog || need+=(mariadb-client)
+have sshd || need+=(openssh-server)
+have ssh-keygen || need+=(openssh-client)
+have ssh || need+=(openssh-client)
+have nft || need+=(nftables)
+have iptables || need+=(iptables)
+have ip || need+=(iproute2)
+have pgrep || need+=(procps)
+
+if [ ${#need[@]} -gt 0 ]; then
+  sudo=""
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null 2>&1 || { echo "setup: need root (or sudo) to install: ${need[*]}" >&2; exit 1; }
+    sudo="sudo"
+  fi
+  echo "setup: installing ${need[*]}"
+  # Keep package scripts from starting the system's mariadb/ssh services:
+  # the sandbox starts its own, on addresses of its own.
+  created_policy=0
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' | $sudo tee /usr/sbin/policy-rc.d >/dev/null
+    $sudo chmod +x /usr/sbin/policy-rc.d
+    created_policy=1
+  fi
+  trap '[ $created_policy = 1 ] && $sudo rm -f /usr/sbin/policy-rc.d' EXIT
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+command -v go >/dev/null 2>&1 || { echo "setup: Go 1.26 or newer is required (go not found in PATH)" >&2; exit 1; }
+gover=$(go env GOVERSION | sed 's/^go//')
+case "$gover" in
+  1.2[6-9]*|1.[3-9]*|[2-9].*) ;;
+  *) echo "setup: Go 1.26 or newer is required, found $gover" >&2; exit 1 ;;
+esac
+echo "setup: ok ($(mariadbd --version 2>/dev/null | awk '{print $3}' || /usr/sbin/mariadbd --version | awk '{print $3}'), go $gover)"
