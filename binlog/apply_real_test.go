@@ -1,0 +1,208 @@
+package binlog
+
+import (
+	"context"
+	"crypto/md5"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// realIP is the loopback address of the test's own mariadbd (the capture
+// script uses .231 and .232; other packages' tests use .11-.19, .61-.79).
+const realIP = "127.0.0.233"
+
+// tricky password: quotes, backslash, '#', '=' and spaces for the option file.
+const realPassword = `p@ss w#rd="x"\'y`
+
+type realServer struct {
+	dir  string
+	sock string
+	cmd  *exec.Cmd
+}
+
+// startRealServer installs a datadir in a temp dir and starts mariadbd on
+// realIP:3306 with a binlog; it is killed by pid when the test ends.
+func startRealServer(t *testing.T) *realServer {
+	t.Helper()
+	for _, b := range []string{"mariadbd", "mariadb-install-db", "mariadb", "mariadb-binlog"} {
+		if _, err := exec.LookPath(b); err != nil {
+			if _, err := os.Stat("/usr/sbin/" + b); err != nil {
+				needBinary(t, b)
+			}
+		}
+	}
+	dir := t.TempDir()
+	s := &realServer{dir: dir, sock: filepath.Join(dir, "sock")}
+	install := exec.Command("mariadb-install-db", "--no-defaults", "--user=root", "--datadir="+filepath.Join(dir, "data"),
+		"--auth-root-authentication-method=normal")
+	if out, err := install.CombinedOutput(); err != nil {
+		t.Fatalf("mariadb-install-db: %v\n%s", err, out)
+	}
+	mariadbd := "mariadbd"
+	if _, err := exec.LookPath(mariadbd); err != nil {
+		mariadbd = "/usr/sbin/mariadbd"
+	}
+	s.cmd = exec.Command(mariadbd, "--no-defaults", "--user=root", "--datadir="+filepath.Join(dir, "data"),
+		"--socket="+s.sock, "--bind-address="+realIP, "--port=3306", "--server-id=233",
+		"--log-bin=target-bin", "--log-error="+filepath.Join(dir, "err.log"), "--pid-file="+filepath.Join(dir, "pid"),
+		"--innodb-buffer-pool-size=16M", "--innodb-log-file-size=8M", "--skip-name-resolve")
+	if err := s.cmd.Start(); err != nil {
+		t.Fatalf("start mariadbd: %v", err)
+	}
+	t.Cleanup(func() {
+		_ = s.cmd.Process.Signal(syscall.SIGKILL)
+		_ = s.cmd.Wait()
+	})
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if _, err := s.query("SELECT 1"); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			log, _ := os.ReadFile(filepath.Join(dir, "err.log"))
+			t.Fatalf("mariadbd did not start:\n%s", log)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	s.mustQuery(t, fmt.Sprintf("CREATE USER gomha@'%%' IDENTIFIED BY '%s'; GRANT ALL ON *.* TO gomha@'%%' WITH GRANT OPTION",
+		strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(realPassword)))
+	return s
+}
+
+func (s *realServer) query(q string) (string, error) {
+	out, err := exec.Command("mariadb", "--no-defaults", "-S", s.sock, "-uroot", "-N", "-B", "-e", q).CombinedOutput()
+	return strings.TrimSpace(string(out)), err
+}
+
+func (s *realServer) mustQuery(t *testing.T, q string) string {
+	t.Helper()
+	out, err := s.query(q)
+	if err != nil {
+		t.Fatalf("%s: %v: %s", q, err, out)
+	}
+	return out
+}
+
+func (s *realServer) target() Target {
+	return Target{Host: realIP, Port: 3306, User: "gomha", Password: realPassword}
+}
+
+// checkChecksums compares CHECKSUM TABLE on the target with the master's.
+func (s *realServer) checkChecksums(t *testing.T, want map[string]uint64) {
+	t.Helper()
+	var names []string
+	for n := range want {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	out := s.mustQuery(t, "CHECKSUM TABLE "+strings.Join(names, ", "))
+	got := map[string]uint64{}
+	for _, line := range strings.Split(out, "\n") {
+		var name string
+		var sum uint64
+		if _, err := fmt.Sscanf(line, "%s %d", &name, &sum); err != nil {
+			t.Fatalf("checksum line %q: %v", line, err)
+		}
+		got[name] = sum
+	}
+	for _, n := range names {
+		if got[n] != want[n] {
+			t.Errorf("CHECKSUM TABLE %s = %d on the target, %d on the master", n, got[n], want[n])
+		}
+	}
+}
+
+func gtidSet(s string) []string {
+	f := strings.Split(s, ",")
+	slices.Sort(f)
+	return f
+}
+
+// TestApplyReal extracts from the captured binlogs and relay logs and
+// applies them into a fresh mariadbd: ROW, STATEMENT (user variables,
+// RAND, NOW, LAST_INSERT_ID, ROLLBACK and newlines in strings), MIXED, a
+// raw 256-byte BLOB literal, a 2000-row transaction, MyISAM and a DDL must
+// give the master's table checksums.
+func TestApplyReal(t *testing.T) {
+	s := startRealServer(t)
+	want := masterChecksums(t)
+	st := loadSlaveStatus(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	dir := t.TempDir()
+
+	// 1. The master's binlogs, whole.
+	all, _ := extractToFile(t, FileSources(fixturePaths(masterBinlogs...)...), Pos{File: "mysql-bin.000001", Offset: 4}, ExtractOptions{})
+	if err := Apply(ctx, s.target(), []string{all}, ApplyOptions{TempDir: dir}); err != nil {
+		t.Fatalf("apply master binlogs: %v", err)
+	}
+	s.checkChecksums(t, want)
+	allBytes := make([]byte, 256)
+	for i := range allBytes {
+		allBytes[i] = byte(i)
+	}
+	wantBlob := fmt.Sprintf("256\t%x", md5.Sum(allBytes))
+	for _, q := range []string{"SELECT LENGTH(b), MD5(b) FROM gomha.r WHERE v = 'row blob'",
+		"SELECT LENGTH(b), MD5(b) FROM gomha.s WHERE v = 'stmt blob'"} {
+		if got := s.mustQuery(t, q); got != wantBlob {
+			t.Errorf("%s: %q, want %q (all 256 byte values)", q, got, wantBlob)
+		}
+	}
+	if got := s.mustQuery(t, "SELECT COUNT(*) FROM gomha.s WHERE v LIKE '%ROLLBACK%\nCOMMIT'"); got != "1" {
+		t.Errorf("multi-line string with ROLLBACK: %s rows", got)
+	}
+	if got := s.mustQuery(t, "SELECT @@gtid_binlog_pos"); !slices.Equal(gtidSet(got), gtidSet(st.MasterGtidBinlogPos)) {
+		t.Errorf("target gtid_binlog_pos %s, master's %s: GTIDs not kept", got, st.MasterGtidBinlogPos)
+	}
+	if left, _ := filepath.Glob(filepath.Join(dir, "gomha-client-*")); len(left) != 0 {
+		t.Errorf("client option file left behind: %v", left)
+	}
+
+	// 2. MHA's way: the replica's relay logs, then the dead master's binlog
+	// from the replica's Read_Master_Log_Pos, with --disable-log-bin.
+	s.mustQuery(t, "DROP DATABASE gomha; DROP USER repl@'%'; RESET MASTER")
+	relay, rsum := extractToFile(t, FileSources(fixturePaths(relayLogs(t)...)...), Pos{File: "relay-bin.000001", Offset: 4}, ExtractOptions{})
+	tail, tsum := extractToFile(t, FileSources(fixturePaths(masterBinlogs...)...),
+		Pos{File: st.MasterLogFile, Offset: st.ReadMasterLogPos}, ExtractOptions{})
+	if rsum.LastMaster != (Pos{File: st.MasterLogFile, Offset: st.ReadMasterLogPos}) || len(tsum.Trxs) != 1 {
+		t.Fatalf("relay extract ends at %s, tail holds %d transactions", rsum.LastMaster, len(tsum.Trxs))
+	}
+	if err := Apply(ctx, s.target(), []string{relay, tail}, ApplyOptions{TempDir: dir, DisableLogBin: true}); err != nil {
+		t.Fatalf("apply relay logs + master tail: %v", err)
+	}
+	s.checkChecksums(t, want)
+	if got := s.mustQuery(t, "SELECT @@gtid_binlog_pos"); got != "" {
+		t.Errorf("gtid_binlog_pos %q after --disable-log-bin, want empty", got)
+	}
+
+	// 3. Applying again fails on the first duplicate: the error names the
+	// target, the file and the server's message, never the password.
+	err := Apply(ctx, s.target(), []string{relay}, ApplyOptions{TempDir: dir})
+	if !errors.Is(err, ErrApply) {
+		t.Fatalf("re-apply: err %v, want ErrApply", err)
+	}
+	msg := err.Error()
+	for _, part := range []string{realIP + ":3306", relay, "ERROR"} {
+		if !strings.Contains(msg, part) {
+			t.Errorf("error %q lacks %q", msg, part)
+		}
+	}
+	if strings.Contains(msg, realPassword) {
+		t.Error("error shows the password")
+	}
+
+	// 4. A wrong password is reported as such.
+	bad := s.target()
+	bad.Password = "wrong"
+	if err := Apply(ctx, bad, []string{tail}, ApplyOptions{TempDir: dir}); err == nil || !strings.Contains(err.Error(), "1045") {
+		t.Errorf("wrong password: err %v, want access denied (1045)", err)
+	}
+}
