@@ -7,6 +7,7 @@ import (
 	"io"
 	"log"
 	"log/slog"
+	"net"
 	"strconv"
 	"strings"
 	"time"
@@ -24,7 +25,10 @@ type MySQLConfig struct {
 
 	ConnectTimeout time.Duration // TCP dial and handshake (default 4 s)
 	QueryTimeout   time.Duration // each statement (default 10 s)
-	Logger         *slog.Logger
+	// LocalAddr is the source address of connections ("" = chosen by the
+	// kernel), for managers on multi-homed hosts.
+	LocalAddr string
+	Logger    *slog.Logger
 }
 
 // Session is an open connection pool to one server, with its flavour known.
@@ -69,6 +73,10 @@ func (c MySQLConfig) driverConfig() *mysql.Config {
 	mc.InterpolateParams = true
 	mc.ParseTime = false
 	mc.Params = map[string]string{"wait_timeout": "600"}
+	if c.LocalAddr != "" {
+		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(c.LocalAddr)}}
+		mc.DialFunc = d.DialContext
+	}
 	return mc
 }
 

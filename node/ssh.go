@@ -69,7 +69,8 @@ type SSHConfig struct {
 	// is recorded in the first known_hosts file. A changed key is never
 	// accepted.
 	AcceptNewHostKeys bool
-	UseAgent          bool // also offer the keys of the agent at SSH_AUTH_SOCK
+	UseAgent          bool   // also offer the keys of the agent at SSH_AUTH_SOCK
+	LocalAddr         string // source address of the connection ("" = kernel's choice)
 	Logger            *slog.Logger
 }
 
@@ -180,6 +181,9 @@ func DialSSH(ctx context.Context, cfg SSHConfig) (*SSHSession, error) {
 			"ssh %s: no usable private key (tried %s) and no ssh-agent", st.addr, strings.Join(st.identities, ", "))}
 	}
 	dialer := net.Dialer{Deadline: deadline}
+	if cfg.LocalAddr != "" {
+		dialer.LocalAddr = &net.TCPAddr{IP: net.ParseIP(cfg.LocalAddr)}
+	}
 	conn, err := dialer.DialContext(ctx, "tcp", st.addr)
 	if err != nil {
 		return nil, sshDialError(ctx, st, err)
