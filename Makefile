@@ -6,7 +6,7 @@ PREFIX    ?= /usr/local
 BIN       := bin
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -X main.version=$(VERSION)
-MHA_NAMES := masterha_check_repl masterha_check_ssh
+MHA_NAMES := masterha_check_repl masterha_check_ssh masterha_check_status masterha_manager masterha_master_switch masterha_stop masterha_conf_host
 DEMO_DIR  ?= /tmp/gomha-demo
 TESTFLAGS ?= -count=1 -timeout 25m
 

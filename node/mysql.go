@@ -33,11 +33,12 @@ type MySQLConfig struct {
 
 // Session is an open connection pool to one server, with its flavour known.
 type Session struct {
-	key    topology.Key
-	db     *sql.DB
-	cfg    MySQLConfig
-	flavor topology.Flavor
-	log    *slog.Logger
+	key     topology.Key
+	db      *sql.DB
+	cfg     MySQLConfig
+	flavor  topology.Flavor
+	version string
+	log     *slog.Logger
 }
 
 // QuietDriverLogs stops go-sql-driver from printing its own error lines to
@@ -100,7 +101,7 @@ func OpenMySQL(ctx context.Context, cfg MySQLConfig) (*Session, error) {
 		db.Close()
 		return nil, ClassifyMySQLError(cfg.Key, err)
 	}
-	s.flavor = flavorOf(version)
+	s.flavor, s.version = flavorOf(version), version
 	return s, nil
 }
 

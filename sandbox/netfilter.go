@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"net"
 	"os/exec"
 	"strings"
 	"time"
@@ -135,12 +136,20 @@ func (c *Cluster) Heal(ctx context.Context, host string) error {
 func (c *Cluster) heal(ctx context.Context, h Host) error {
 	if useNft(ctx) {
 		rules, _ := nftRules(ctx, c.FirewallChain)
-		for _, handle := range rules[h.Addr] {
-			if _, err := run(ctx, "", "nft", "delete", "rule", "inet", nftTable, c.FirewallChain, "handle", handle); err != nil {
-				return fmt.Errorf("heal %s: %w", h.Name, err)
+		for tag, handles := range rules {
+			if tag != h.Addr && !strings.HasPrefix(tag, h.Addr+fromSep) {
+				continue
+			}
+			for _, handle := range handles {
+				if _, err := run(ctx, "", "nft", "delete", "rule", "inet", nftTable, c.FirewallChain, "handle", handle); err != nil {
+					return fmt.Errorf("heal %s: %w", h.Name, err)
+				}
 			}
 		}
 		return nil
+	}
+	if err := c.healFromIptables(ctx, h); err != nil {
+		return err
 	}
 	for _, flag := range []string{"-s", "-d"} {
 		spec := iptablesSpec(c.FirewallChain, h.Addr, flag)
@@ -187,6 +196,83 @@ func (c *Cluster) removeFirewall(ctx context.Context) error {
 	if err == nil && !strings.Contains(out, "chain ") {
 		if _, err := run(ctx, "", "nft", "delete", "table", "inet", nftTable); err != nil {
 			return fmt.Errorf("remove empty table %s: %w", nftTable, err)
+		}
+	}
+	return nil
+}
+
+// fromSep joins a host's address and a source address in the tag of
+// IsolateFrom's rules: "gomha_sandbox <addr> from <src>".
+const fromSep = " from "
+
+// IsolateFrom drops the packets between one host and one source address
+// only, in both directions (ip saddr SRC ip daddr ADDR, and the reverse), so
+// that a client dialing from src (for example a manager using 127.0.0.2 as
+// its local address) is cut off from the host while everyone else, replicas
+// connecting from 127.0.0.1 included, still reaches it. Heal removes these
+// rules too; Down removes the whole chain.
+func (c *Cluster) IsolateFrom(ctx context.Context, host, src string) error {
+	h, err := c.Host(host)
+	if err != nil {
+		return err
+	}
+	ip := net.ParseIP(src).To4()
+	if ip == nil {
+		return fmt.Errorf("isolate %s from %q: not an IPv4 address", h.Name, src)
+	}
+	src = ip.String()
+	if useNft(ctx) {
+		tag := fmt.Sprintf(ruleTagFmt, h.Addr+fromSep+src)
+		script := fmt.Sprintf("add table inet %[1]s\n"+
+			"add chain inet %[1]s %[2]s { type filter hook input priority -10; policy accept; }\n"+
+			"add rule inet %[1]s %[2]s ip saddr %[4]s ip daddr %[3]s drop comment %[5]q\n"+
+			"add rule inet %[1]s %[2]s ip saddr %[3]s ip daddr %[4]s drop comment %[5]q\n",
+			nftTable, c.FirewallChain, h.Addr, src, tag)
+		if _, err := run(ctx, script, "nft", "-f", "-"); err != nil {
+			return fmt.Errorf("isolate %s from %s: %w", h.Name, src, err)
+		}
+	} else {
+		for _, spec := range iptablesFromSpecs(c.FirewallChain, h.Addr, src) {
+			if _, err := run(ctx, "", "iptables", append([]string{"-w", "-I"}, spec...)...); err != nil {
+				return fmt.Errorf("isolate %s from %s: %w", h.Name, src, err)
+			}
+		}
+	}
+	c.logger.Info("host isolated from one address", "host", h.Name, "addr", h.Addr, "from", src)
+	return nil
+}
+
+// iptablesFromSpecs are IsolateFrom's two iptables rules.
+func iptablesFromSpecs(chain, addr, src string) [][]string {
+	tag := fmt.Sprintf(ruleTagFmt, chain+" "+addr+fromSep+src)
+	return [][]string{
+		{"INPUT", "-s", src, "-d", addr, "-m", "comment", "--comment", tag, "-j", "DROP"},
+		{"INPUT", "-s", addr, "-d", src, "-m", "comment", "--comment", tag, "-j", "DROP"},
+	}
+}
+
+// healFromIptables deletes the iptables rules IsolateFrom added for h, the
+// source addresses being read back from the rules' comments.
+func (c *Cluster) healFromIptables(ctx context.Context, h Host) error {
+	out, err := run(ctx, "", "iptables", "-w", "-S", "INPUT")
+	if err != nil {
+		return fmt.Errorf("heal %s: %w", h.Name, err)
+	}
+	prefix := fmt.Sprintf(ruleTagFmt, c.FirewallChain+" "+h.Addr+fromSep)
+	srcs := map[string]bool{}
+	for _, line := range strings.Split(out, "\n") {
+		if _, rest, ok := strings.Cut(line, prefix); ok {
+			src, _, _ := strings.Cut(rest, `"`)
+			srcs[src] = true
+		}
+	}
+	for src := range srcs {
+		for _, spec := range iptablesFromSpecs(c.FirewallChain, h.Addr, src) {
+			for i := 0; i < 10; i++ {
+				if _, err := run(ctx, "", "iptables", append([]string{"-w", "-D"}, spec...)...); err != nil {
+					break
+				}
+			}
 		}
 	}
 	return nil

@@ -59,9 +59,11 @@ type Problem struct {
 	Msg      string
 }
 
+// String renders "host:port: message [code]", or "message [code]" for
+// cluster-wide findings.
 func (p Problem) String() string {
 	if p.Key.IsZero() {
-		return fmt.Sprintf("[%s] %s", p.Severity, p.Msg)
+		return fmt.Sprintf("%s [%s]", p.Msg, p.Code)
 	}
-	return fmt.Sprintf("[%s] %s: %s", p.Severity, p.Key, p.Msg)
+	return fmt.Sprintf("%s: %s [%s]", p.Key, p.Msg, p.Code)
 }

@@ -17,7 +17,7 @@ func newCheckCmd() *cobra.Command {
 		Use:   "check",
 		Short: "Check replication health or SSH reachability of a configured cluster",
 	}
-	cmd.AddCommand(newCheckReplCmd(), newCheckSSHCmd())
+	cmd.AddCommand(newCheckReplCmd(), newCheckSSHCmd(), newCheckStatusCmd("status --conf FILE", false))
 	return cmd
 }
 

@@ -12,7 +12,8 @@ const mhaFailure = 1
 // newMHACmds returns the commands gomha answers to under MHA's names, with
 // MHA's option spelling (--conf=FILE, --global_conf=FILE, underscores).
 func newMHACmds() []*cobra.Command {
-	return []*cobra.Command{newMHACheckReplCmd(), newMHACheckSSHCmd()}
+	return []*cobra.Command{newMHACheckReplCmd(), newMHACheckSSHCmd(), newMHAManagerCmd(),
+		newCheckStatusCmd("masterha_check_status", true), newStopCmd("masterha_stop", true), newMHASwitchCmd()}
 }
 
 type mhaConf struct{ conf, global string }

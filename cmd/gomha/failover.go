@@ -1,0 +1,144 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/gomha/gomha/manager"
+	"github.com/gomha/gomha/manager/config"
+	"github.com/gomha/gomha/topology"
+)
+
+// failoverFlags are the options of a manual failover, native and MHA.
+type failoverFlags struct {
+	deadHost, newHost        string
+	deadPort, newPort        int
+	dryRun, ignoreLast       bool
+	skipSalvage, skipDisable bool
+	localAddr                string
+	acceptNew                bool
+	hookTimeout              time.Duration
+	output                   string
+	ssh                      int // MHA's --ssh_reachable: 0, 1, 2 = check
+}
+
+// serverKey finds a configured server by hostname or IP and port.
+func serverKey(cfg *config.Config, host string, port int, what string) (topology.Key, error) {
+	if host == "" {
+		return topology.Key{}, nil
+	}
+	s, ok := cfg.Server(host, port)
+	if !ok {
+		return topology.Key{}, withCode(1, fmt.Errorf("%s %s:%d is not a server of %s", what, host, port, cfg.File))
+	}
+	return manager.TopologyServer(s).Key(), nil
+}
+
+func (f *failoverFlags) options(cfg *config.Config, con *manager.Console, cmd *cobra.Command) (manager.FailoverOptions, error) {
+	dead, err := serverKey(cfg, f.deadHost, f.deadPort, "dead master")
+	if err != nil {
+		return manager.FailoverOptions{}, err
+	}
+	if dead.IsZero() {
+		return manager.FailoverOptions{}, withCode(1, errors.New("--dead_master_host is required"))
+	}
+	nm, err := serverKey(cfg, f.newHost, f.newPort, "new master")
+	if err != nil {
+		return manager.FailoverOptions{}, err
+	}
+	var sshReachable *bool
+	if f.ssh == 0 || f.ssh == 1 {
+		b := f.ssh == 1
+		sshReachable = &b
+	}
+	return manager.FailoverOptions{
+		SSHReachable: sshReachable, Dead: dead, NewMaster: nm, IgnoreLastFailover: f.ignoreLast, SkipSalvage: f.skipSalvage,
+		SkipDisableRO: f.skipDisable, LocalAddr: f.localAddr, AcceptNewHostKeys: f.acceptNew,
+		HookTimeout: f.hookTimeout, Logger: cliLogger(cmd), Console: con,
+	}, nil
+}
+
+// runManualFailover is the engine of the automatic failover started by a
+// person: it refuses while the master answers.
+func runManualFailover(cmd *cobra.Command, cfg *config.Config, f *failoverFlags, exitFail int) error {
+	con, err := consoleFor(cmd, f.output)
+	if err != nil {
+		return err
+	}
+	opts, err := f.options(cfg, con, cmd)
+	if err != nil {
+		return err
+	}
+	if f.dryRun {
+		plan, err := manager.DryRun(cmd.Context(), cfg, opts)
+		if err != nil {
+			return withCode(exitFail, fmt.Errorf("plan failover of %s: %w", opts.Dead, err))
+		}
+		if f.output == "json" {
+			return writeJSON(cmd.OutOrStdout(), plan)
+		}
+		fmt.Fprint(cmd.OutOrStdout(), plan.String())
+		return nil
+	}
+	alive, aerr := manager.MasterAnswers(cmd.Context(), cfg, opts.Dead, opts.LocalAddr)
+	if alive {
+		msg := fmt.Sprintf("master %s is alive (it accepts connections): refusing to fail over; use masterha_master_switch --master_state=alive for a switchover", opts.Dead)
+		if aerr != nil {
+			msg += " (" + aerr.Error() + ")"
+		}
+		return withCode(exitFail, errors.New(msg))
+	}
+	rep, err := manager.RunFailover(cmd.Context(), cfg, opts)
+	if f.output == "json" && rep != nil {
+		if jerr := writeJSON(cmd.OutOrStdout(), rep); jerr != nil {
+			return jerr
+		}
+	}
+	if err != nil {
+		return withCode(manager.ExitCode(err), err)
+	}
+	return nil
+}
+
+func newFailoverCmd() *cobra.Command {
+	var cf confFlags
+	var f failoverFlags
+	cmd := &cobra.Command{
+		Use:   "failover --conf FILE --dead-master-host HOST",
+		Short: "Fail over a dead master now (refused while it answers)",
+		Long: `Runs the failover engine on a master that is down: fence it, let the replicas
+apply what they received, choose the new master (candidate_master, no_master,
+latest replica), recover the events the others lack (relay logs, and the dead
+master's binlog over SSH when its host answers), promote and repoint.
+--dry-run prints the plan and changes nothing. Exit 0 on success, 10 when the
+master switched but some replica could not be recovered, 1 otherwise.`,
+		Example: "  gomha failover --conf app1.cnf --dead-master-host 127.0.0.11 --dry-run\n  gomha failover --conf app1.cnf --dead-master-host 127.0.0.11",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := loadConfig(cmd.Context(), cf.conf, cf.global)
+			if err != nil {
+				return err
+			}
+			return runManualFailover(cmd, cfg, &f, manager.ExitFailoverError)
+		},
+	}
+	cf.register(cmd)
+	fl := cmd.Flags()
+	fl.StringVar(&f.deadHost, "dead-master-host", "", "the dead master (hostname or IP as in the configuration)")
+	fl.IntVar(&f.deadPort, "dead-master-port", 3306, "its port")
+	fl.StringVar(&f.newHost, "new-master-host", "", "promote this server (no fallback when it cannot be)")
+	fl.IntVar(&f.newPort, "new-master-port", 3306, "its port")
+	fl.BoolVar(&f.dryRun, "dry-run", false, "print the plan and change nothing")
+	fl.BoolVar(&f.ignoreLast, "ignore-last-failover", false, "ignore a recent or failed previous failover")
+	fl.BoolVar(&f.skipSalvage, "skip-save-master-binlog", false, "do not read the dead master's binlog over SSH")
+	fl.BoolVar(&f.skipDisable, "skip-disable-read-only", false, "leave read_only=ON on the new master")
+	fl.StringVar(&f.localAddr, "source-addr", "", "source address for connections to the servers")
+	fl.BoolVar(&f.acceptNew, "accept-new-host-keys", false, "record unknown SSH host keys")
+	fl.DurationVar(&f.hookTimeout, "hook-timeout", time.Minute, "deadline of each hook script")
+	f.ssh = 2
+	outputFlag(cmd, &f.output)
+	return cmd
+}

@@ -1,0 +1,342 @@
+package failover
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/gomha/gomha/topology"
+)
+
+// Phase names, kept close to MHA's banners because operators grep for them.
+const (
+	phaseCheck    = "1 configuration check"
+	phaseFence    = "2 dead master shutdown"
+	phaseRelay    = "3.1 relay log apply wait"
+	phasePlan     = "3.2 new master selection"
+	phaseSalvage  = "3.4 dead master binlog salvage"
+	phaseNewMastr = "3.3 new master recovery"
+	phaseActivate = "3.5 new master activation"
+	phaseSlaves   = "4 slaves recovery"
+)
+
+// survivor is one alive replica taking part in the failover.
+type survivor struct {
+	key    topology.Key
+	node   Node
+	status *topology.Status
+}
+
+// run holds the state of one failover; it lives for one call of Failover.
+type run struct {
+	env   Env
+	hooks Hooks
+	opts  Options
+	dead  topology.Key
+	rep   *Report
+	snap  *topology.Snapshot
+	plan  *Plan
+	surv  map[topology.Key]*survivor
+	order []topology.Key // survivors in configuration order
+	ssh   bool
+	// deadShell is the SSH session to the dead master's host, dialled at
+	// the start (in parallel with the checks) and kept for the salvage.
+	deadShell chan shellResult
+	shell     Shell
+	fetch     chan fetched // the dead master's binlogs, copied in the background
+}
+
+type shellResult struct {
+	sh  Shell
+	err error
+}
+
+// Failover takes the cluster through the death of its master dead: fence,
+// wait for relay logs, plan, salvage, recover the new master, activate it,
+// repoint the others. It returns the report in every case; the error is nil,
+// a *PartialError (master switched, some replicas failed), or what stopped it.
+func Failover(ctx context.Context, env Env, hooks Hooks, dead topology.Key, opts Options) (*Report, error) {
+	opts = opts.withDefaults()
+	r := &run{env: env, hooks: hooks, opts: opts, dead: dead, surv: map[topology.Key]*survivor{},
+		rep: &Report{Kind: "failover", App: opts.App, DeadMaster: dead.String(), Started: time.Now(), Detection: opts.Detection}}
+	defer r.closeAll()
+	r.dialDead(ctx)
+	err := r.execute(ctx)
+	r.rep.Finished = time.Now()
+	r.rep.Succeeded = err == nil || isPartial(err)
+	if err != nil {
+		r.rep.Error = err.Error()
+	}
+	r.reportHook(ctx)
+	return r.rep, err
+}
+
+func isPartial(err error) bool {
+	var pe *PartialError
+	return errors.As(err, &pe)
+}
+
+func (r *run) execute(ctx context.Context) error {
+	if err := r.check(ctx); err != nil {
+		return err
+	}
+	r.prefetchDeadBinlogs(ctx)
+	if err := r.fence(ctx); err != nil {
+		return err
+	}
+	if err := r.waitRelay(ctx); err != nil {
+		return err
+	}
+	if err := r.decide(); err != nil {
+		return err
+	}
+	r.rep.NewMaster, r.rep.Reason, r.rep.Mode = r.plan.NewMaster.Key.String(), r.plan.NewMaster.Reason, r.plan.Mode
+	if r.plan.Mode == ModeGTID {
+		return r.recoverGTID(ctx)
+	}
+	return r.recoverFile(ctx)
+}
+
+// check connects to every server but the dead master and confirms the
+// situation: the master does not answer, its replicas are reachable.
+func (r *run) check(ctx context.Context) error {
+	r.rep.phase(phaseCheck)
+	snap := r.env.Snapshot(ctx, r.dead)
+	r.snap = snap
+	deadNode := snap.ByKey(r.dead)
+	if deadNode == nil {
+		err := fmt.Errorf("%s is not a configured server", r.dead)
+		r.rep.endPhase(phaseCheck, err)
+		return err
+	}
+	// A dry plan validates the topology before anything is changed.
+	opts := r.opts.Plan
+	opts.SSHReachable = false
+	if _, err := PlanFailover(snap, r.dead, opts); err != nil {
+		r.rep.endPhase(phaseCheck, err)
+		return err
+	}
+	for _, n := range snap.Nodes {
+		if n.Key() == r.dead || !n.Alive() || !n.Status.IsReplica() || !deadNode.Server.Matches(n.Status.Replica.MasterHost, n.Status.Replica.MasterPort) {
+			continue
+		}
+		node, err := r.env.Connect(ctx, n.Key())
+		if err != nil {
+			if n.Server.IgnoreFail {
+				r.rep.warn("%s unreachable, ignored (ignore_fail): %v", n.Key(), err)
+				continue
+			}
+			r.rep.endPhase(phaseCheck, err)
+			return fmt.Errorf("connect to replica %s: %w", n.Key(), err)
+		}
+		r.surv[n.Key()] = &survivor{key: n.Key(), node: node, status: n.Status}
+		r.order = append(r.order, n.Key())
+	}
+	r.rep.endPhase(phaseCheck, nil, fmt.Sprintf("%d replicas of %s alive", len(r.order), r.dead))
+	return nil
+}
+
+// fence stops every replica's IO thread (nothing more may arrive from the
+// old master), runs master_ip_failover_script stop and shutdown_script, sets
+// read_only on the old master if it still answers, and learns whether its
+// host answers SSH.
+func (r *run) fence(ctx context.Context) error {
+	r.rep.phase(phaseFence)
+	var wg sync.WaitGroup
+	errs := make(chan error, len(r.order))
+	for _, k := range r.order {
+		s := r.surv[k]
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := s.node.StopReplicaIO(ctx); err != nil {
+				errs <- err
+			}
+		}()
+	}
+	sshCh := make(chan bool, 1)
+	go func() { sshCh <- r.sshReachable(ctx) }()
+	r.readOnlyOldMaster(ctx)
+	r.ssh = <-sshCh
+	if err := r.runFenceHooks(ctx); err != nil {
+		wg.Wait()
+		r.rep.endPhase(phaseFence, err)
+		return err
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		r.rep.endPhase(phaseFence, err)
+		return fmt.Errorf("stop IO thread: %w", err)
+	}
+	r.rep.endPhase(phaseFence, nil, fmt.Sprintf("IO threads stopped on %d replicas; dead master's host SSH reachable: %v", len(r.order), r.ssh))
+	return nil
+}
+
+// dialDead starts the SSH connection to the dead master's host at once:
+// its handshake then overlaps the checks and the fencing.
+func (r *run) dialDead(ctx context.Context) {
+	r.deadShell = make(chan shellResult, 1)
+	if r.opts.SkipSalvage || (r.opts.SSHReachable != nil && !*r.opts.SSHReachable) {
+		r.deadShell <- shellResult{err: errors.New("not tried")}
+		return
+	}
+	go func() {
+		sh, err := r.env.Shell(ctx, r.dead)
+		r.deadShell <- shellResult{sh: sh, err: err}
+	}()
+}
+
+func (r *run) sshReachable(ctx context.Context) bool {
+	res := <-r.deadShell
+	r.shell = res.sh
+	if res.err != nil {
+		if r.opts.SSHReachable == nil && !r.opts.SkipSalvage {
+			r.rep.note(phaseFence, "dead master's host does not answer SSH: %v", res.err)
+		}
+		return false
+	}
+	return true
+}
+
+// readOnlyOldMaster is best effort: a master that answers again must not
+// take writes while another is promoted.
+func (r *run) readOnlyOldMaster(ctx context.Context) {
+	cctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	n, err := r.env.Connect(cctx, r.dead)
+	if err != nil {
+		return
+	}
+	defer n.Close()
+	if err := n.SetReadOnly(cctx, true); err == nil {
+		r.rep.note(phaseFence, "old master %s answered: read_only=ON set", r.dead)
+	}
+}
+
+func (r *run) runFenceHooks(ctx context.Context) error {
+	h, err := r.hooks.FailoverStop(ctx, r.dead, r.ssh)
+	if err := r.hookVerdict("master_ip_failover_script stop", h, err); err != nil {
+		return err
+	}
+	h, err = r.hooks.Shutdown(ctx, r.dead, r.ssh)
+	if h != nil && err == nil && h.ExitCode == 0 && r.ssh {
+		// MHA: exit 0 means the host was powered off, so SSH is gone.
+		r.ssh = false
+		r.rep.note(phaseFence, "shutdown_script powered the host off: no binlog salvage")
+	}
+	return r.hookVerdict("shutdown_script", h, err)
+}
+
+// hookVerdict records a hook run and applies MHA's exit code rules.
+func (r *run) hookVerdict(name string, h *HookRun, err error) error {
+	if h == nil && err == nil {
+		return nil
+	}
+	if h != nil {
+		h.Name = name
+		r.rep.addHook(*h)
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	switch h.ExitCode {
+	case 0:
+		return nil
+	case 10:
+		r.rep.warn("%s exited 10: failed, proceeding as MHA does", name)
+		return nil
+	}
+	return fmt.Errorf("%w: %s exited %d", ErrHookAborted, name, h.ExitCode)
+}
+
+// waitRelay lets every SQL thread apply what its IO thread received, in
+// parallel, and keeps the statuses read at the end.
+func (r *run) waitRelay(ctx context.Context) error {
+	r.rep.phase(phaseRelay)
+	var mu sync.Mutex
+	var firstErr error
+	var wg sync.WaitGroup
+	for _, k := range r.order {
+		s := r.surv[k]
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			st, err := s.node.WaitRelayApplied(ctx, r.opts.RelayWait)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil && firstErr == nil {
+				firstErr = err
+			}
+			if st != nil {
+				s.status = st
+			}
+		}()
+	}
+	wg.Wait()
+	r.rep.endPhase(phaseRelay, firstErr)
+	return firstErr
+}
+
+// decide plans the failover from the statuses read after the relay wait.
+func (r *run) decide() error {
+	r.rep.phase(phasePlan)
+	for _, n := range r.snap.Nodes {
+		if s, ok := r.surv[n.Key()]; ok {
+			n.Status, n.Err = s.status, nil
+		}
+	}
+	opts := r.opts.Plan
+	opts.SSHReachable = r.ssh && !r.opts.SkipSalvage
+	p, err := PlanFailover(r.snap, r.dead, opts)
+	if err != nil {
+		r.rep.endPhase(phasePlan, err)
+		return err
+	}
+	r.plan, r.rep.Plan = p, p
+	for _, w := range p.Warnings {
+		r.rep.warn("%s", w)
+	}
+	r.rep.endPhase(phasePlan, nil, fmt.Sprintf("new master %s: %s", p.NewMaster.Label, p.NewMaster.Reason))
+	return nil
+}
+
+func (r *run) reportHook(ctx context.Context) {
+	var slaves []topology.Key
+	for _, e := range r.rep.Replicas {
+		if e.Role == "replica" {
+			if n := r.snap; n != nil {
+				for _, k := range r.order {
+					if k.String() == e.Server {
+						slaves = append(slaves, k)
+					}
+				}
+			}
+		}
+	}
+	h, err := r.hooks.Report(ctx, r.rep, slaves)
+	if h != nil {
+		h.Name = "report_script"
+		r.rep.addHook(*h)
+	}
+	if err != nil {
+		r.rep.warn("report_script: %v", err)
+	}
+}
+
+func (r *run) closeAll() {
+	for _, s := range r.surv {
+		s.node.Close()
+	}
+	if r.shell != nil {
+		r.shell.Close()
+	} else if r.deadShell != nil {
+		go func() {
+			if res := <-r.deadShell; res.sh != nil {
+				res.sh.Close()
+			}
+		}()
+	}
+}

@@ -1,0 +1,184 @@
+package manager
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/gomha/gomha/failover"
+	"github.com/gomha/gomha/manager/config"
+	"github.com/gomha/gomha/topology"
+)
+
+// Sentinels for decisions about starting a failover.
+var (
+	ErrRecentFailover = errors.New("a failover happened recently")
+	ErrLastFailed     = errors.New("the last failover failed")
+)
+
+// FailoverOptions are masterha_manager's and masterha_master_switch
+// --master_state=dead's options.
+type FailoverOptions struct {
+	Dead               topology.Key
+	NewMaster          topology.Key // --new_master_host/port
+	Detection          *failover.Detection
+	SSHReachable       *bool
+	IgnoreLastFailover bool
+	LastFailoverMinute int // default 480
+	SkipSalvage        bool
+	SkipDisableRO      bool
+	LocalAddr          string
+	AcceptNewHostKeys  bool
+	HookTimeout        time.Duration
+	Logger             *slog.Logger
+	Console            *Console
+	Status             *StatusFile
+}
+
+// Exit codes of a failover, as MHA's.
+const (
+	ExitFailoverOK      = 0
+	ExitFailoverPartial = 10
+	ExitFailoverError   = 1
+)
+
+// ExitCode maps a failover result to MHA's exit code.
+func ExitCode(err error) int {
+	var pe *failover.PartialError
+	switch {
+	case err == nil:
+		return ExitFailoverOK
+	case errors.As(err, &pe):
+		return ExitFailoverPartial
+	}
+	return ExitFailoverError
+}
+
+func flagFiles(cfg *config.Config) (complete, errFile string) {
+	return filepath.Join(cfg.ManagerWorkdir, cfg.App+".failover.complete"),
+		filepath.Join(cfg.ManagerWorkdir, cfg.App+".failover.error")
+}
+
+// checkFlapping applies MHA's rules: a failover.error file blocks every
+// failover; a failover.complete file younger than last_failover_minute
+// blocks an automatic one. --ignore_last_failover removes both.
+func checkFlapping(cfg *config.Config, opts FailoverOptions) error {
+	complete, errFile := flagFiles(cfg)
+	if opts.IgnoreLastFailover {
+		os.Remove(complete)
+		os.Remove(errFile)
+		return nil
+	}
+	if _, err := os.Stat(errFile); err == nil {
+		return fmt.Errorf("%w: %s exists; fix the cluster, then remove it or use --ignore_last_failover", ErrLastFailed, errFile)
+	}
+	limit := opts.LastFailoverMinute
+	if limit <= 0 {
+		limit = 480
+	}
+	if fi, err := os.Stat(complete); err == nil {
+		if age := time.Since(fi.ModTime()); age < time.Duration(limit)*time.Minute {
+			return fmt.Errorf("%w: the last one finished %s ago (%s), less than last_failover_minute=%d; use --ignore_last_failover to override",
+				ErrRecentFailover, age.Round(time.Second), complete, limit)
+		}
+		os.Remove(complete)
+	}
+	return nil
+}
+
+// RunFailover takes the cluster through the death of opts.Dead, with the
+// anti-flapping rules, MHA's state files and a report written beside them
+// (text and JSON). The report is returned in every case it exists.
+func RunFailover(ctx context.Context, cfg *config.Config, opts FailoverOptions) (*failover.Report, error) {
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	con := opts.Console
+	if con == nil {
+		con = NewConsole(nil)
+	}
+	if err := os.MkdirAll(cfg.ManagerWorkdir, 0o750); err != nil {
+		return nil, fmt.Errorf("manager_workdir %s: %w", cfg.ManagerWorkdir, err)
+	}
+	if err := checkFlapping(cfg, opts); err != nil {
+		return nil, err
+	}
+	if opts.Status != nil {
+		_ = opts.Status.Set(StatusFailoverRunning, opts.Dead.Host)
+	}
+	env := NewEnv(cfg, logger)
+	env.LocalAddr, env.AcceptNewHostKeys = opts.LocalAddr, opts.AcceptNewHostKeys
+	work, err := os.MkdirTemp(cfg.ManagerWorkdir, cfg.App+".work.")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(work)
+	first := cfg.Servers[0]
+	fopts := failover.Options{
+		App: cfg.App,
+		Plan: failover.PlanOptions{NewMasterHost: opts.NewMaster, LatestPriority: first.LatestPriority,
+			CheckReplDelay: first.CheckReplDelay, GTID: first.UseGTIDAutoPos, MultiTierSlave: first.MultiTierSlave},
+		SSHReachable: opts.SSHReachable, SkipSalvage: opts.SkipSalvage, SkipDisableRO: opts.SkipDisableRO,
+		SkipResetSlave: first.SkipResetSlave, WorkDir: work, Detection: opts.Detection, Logger: logger,
+	}
+	con.Infof("Starting failover of dead master %s", opts.Dead)
+	rep, ferr := failover.Failover(ctx, env, NewHooks(cfg, opts.HookTimeout), opts.Dead, fopts)
+	if path, err := writeReport(cfg, rep); err != nil {
+		con.Warnf("could not write the failover report: %v", err)
+	} else {
+		con.Infof("Failover report written to %s (and .json)", path)
+	}
+	con.Raw(rep.String())
+	finishFlags(cfg, rep, ferr, opts.Status)
+	return rep, ferr
+}
+
+// finishFlags writes MHA's failover.complete / failover.error files.
+func finishFlags(cfg *config.Config, rep *failover.Report, err error, status *StatusFile) {
+	complete, errFile := flagFiles(cfg)
+	if err == nil || ExitCode(err) == ExitFailoverPartial {
+		touch(complete)
+		if status != nil {
+			_ = status.Remove()
+		}
+		return
+	}
+	if status != nil {
+		_ = status.Set(StatusFailoverError, rep.DeadMaster)
+	}
+	fenced := false
+	for _, p := range rep.Phases {
+		if p.Name == "2 dead master shutdown" {
+			fenced = true
+		}
+	}
+	if fenced {
+		touch(errFile)
+	}
+}
+
+func touch(path string) {
+	now := time.Now()
+	if err := os.Chtimes(path, now, now); err != nil {
+		if f, err := os.Create(path); err == nil {
+			f.Close()
+		}
+	}
+}
+
+func writeReport(cfg *config.Config, rep *failover.Report) (string, error) {
+	base := filepath.Join(cfg.ManagerWorkdir, fmt.Sprintf("%s.%s.%s", cfg.App, rep.Kind, rep.Started.Format("20060102-150405.000")))
+	j, err := rep.JSON()
+	if err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(base+".json", j, 0o640); err != nil {
+		return "", err
+	}
+	return base + ".txt", os.WriteFile(base+".txt", []byte(rep.String()), 0o640)
+}

@@ -1,0 +1,84 @@
+package manager
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/gomha/gomha/topology"
+)
+
+func TestDecide(t *testing.T) {
+	refused := managerView{Kind: topology.ConnRefused, Attempts: 1}
+	timeoutOnce := managerView{Kind: topology.ConnTimeout, Attempts: 1}
+	timeoutPersisted := managerView{Kind: topology.ConnTimeout, Attempts: 2, Persisted: true}
+	lostConnecting := replicaView{Asked: true, Replicates: true, IORunning: "Connecting", LastIOErrno: 2003}
+	lostNo := replicaView{Asked: true, Replicates: true, IORunning: "No"}
+	lostErrno := replicaView{Asked: true, Replicates: true, IORunning: "Yes", LastIOErrno: 2013}
+	stillYes := replicaView{Asked: true, Replicates: true, IORunning: "Yes"}
+	yesProbeOpen := replicaView{Asked: true, Replicates: true, IORunning: "Yes", Probe: probeOpen}
+	yesProbeTimeout := replicaView{Asked: true, Replicates: true, IORunning: "Yes", Probe: probeTimeout}
+	yesProbeFailed := replicaView{Asked: true, Replicates: true, IORunning: "Yes", Probe: probeFailed}
+	unasked := replicaView{Err: "connection refused"}
+	elsewhere := replicaView{Asked: true, IORunning: "Yes", Err: "Master_Host 10.0.0.9:3306"}
+	sshDown := sshView{Err: "ssh refused"}
+	sshUp := sshView{Reachable: true, Port: probeRefused}
+	cases := []struct {
+		why       string
+		v         views
+		want      outcome
+		reasonHas string
+	}{
+		{"the manager reconnected: nothing to do",
+			views{Manager: managerView{Attempts: 1}, Replicas: []replicaView{lostNo}}, outcomeAlive, "answers"},
+		{"too many connections proves mysqld alive: a configuration problem, never a failover",
+			views{Manager: managerView{Kind: topology.ConnRefusedByServer}, Replicas: []replicaView{lostNo}}, outcomeAliveRefusing, "refuses"},
+		{"access denied is alive too",
+			views{Manager: managerView{Kind: topology.ConnAccessDenied}}, outcomeAliveRefusing, "configuration"},
+		{"one timeout is not enough, even if replicas agree",
+			views{Manager: timeoutOnce, Replicas: []replicaView{lostNo}, SSH: sshDown}, outcomeUndecided, "persist"},
+		{"refused and every replica disconnected: dead",
+			views{Manager: refused, Replicas: []replicaView{lostConnecting, lostNo}, SSH: sshUp}, outcomeDead, "connection refused; 2/2 replicas lost their IO connection"},
+		{"Last_IO_Errno set counts as lost even while Yes",
+			views{Manager: refused, Replicas: []replicaView{lostErrno}, SSH: sshUp}, outcomeDead, "1/1 replicas"},
+		{"a persistent timeout with replicas agreeing: dead",
+			views{Manager: timeoutPersisted, Replicas: []replicaView{lostNo, lostNo}, SSH: sshDown}, outcomeDead, "master host unreachable over ssh"},
+		{"a replica that still receives: unreachable from the manager only",
+			views{Manager: timeoutPersisted, Replicas: []replicaView{lostNo, yesProbeOpen}}, outcomeUnreachableFromManager, "1/2 replicas still connected"},
+		{"IO thread Yes without a probe result is taken as seeing the master",
+			views{Manager: refused, Replicas: []replicaView{stillYes}}, outcomeUnreachableFromManager, "replicas still see it"},
+		{"a probe that could not run does not count as lost",
+			views{Manager: timeoutPersisted, Replicas: []replicaView{yesProbeFailed}}, outcomeUnreachableFromManager, "no failover"},
+		{"master cut off from everyone: the port probe from the replicas fails",
+			views{Manager: timeoutPersisted, Replicas: []replicaView{yesProbeTimeout, yesProbeTimeout}, SSH: sshDown}, outcomeDead, "by port probe"},
+		{"no replica could be asked: the manager is probably partitioned",
+			views{Manager: timeoutPersisted, Replicas: []replicaView{unasked, unasked}}, outcomeManagerPartitioned, "partitioned"},
+		{"replicas of another master are no witnesses",
+			views{Manager: refused, Replicas: []replicaView{elsewhere}}, outcomeManagerPartitioned, "none of 1"},
+		{"unasked replicas are skipped when others agree",
+			views{Manager: refused, Replicas: []replicaView{unasked, lostNo}, SSH: sshUp}, outcomeDead, "1/1 replicas"},
+		{"no replicas at all: rely on the manager (and ssh/secondary)",
+			views{Manager: refused, SSH: sshUp}, outcomeDead, "no replicas to confirm"},
+		{"secondary check exit 0 agrees",
+			views{Manager: refused, Replicas: []replicaView{lostNo}, Secondary: secondaryView{Configured: true}, SSH: sshUp}, outcomeDead, "secondary check agrees"},
+		{"secondary check exit 3 (reachable from some route) vetoes",
+			views{Manager: refused, Replicas: []replicaView{lostNo}, Secondary: secondaryView{Configured: true, ExitCode: 3}}, outcomeSecondaryVeto, "exit 3"},
+		{"secondary check exit 2 (a monitoring host is down) vetoes",
+			views{Manager: refused, Replicas: []replicaView{lostNo}, Secondary: secondaryView{Configured: true, ExitCode: 2}}, outcomeSecondaryVeto, "exit 2"},
+		{"secondary check exit 1 is an error: no failover",
+			views{Manager: refused, Replicas: []replicaView{lostNo}, Secondary: secondaryView{Configured: true, ExitCode: 1}}, outcomeSecondaryError, "error"},
+		{"secondary check timing out is an error: no failover",
+			views{Manager: refused, Replicas: []replicaView{lostNo}, Secondary: secondaryView{Configured: true, ExitCode: -1, Err: "hook timed out"}}, outcomeSecondaryError, "timed out"},
+		{"replicas that see the master win over a secondary check saying 0",
+			views{Manager: refused, Replicas: []replicaView{yesProbeOpen}, Secondary: secondaryView{Configured: true}}, outcomeUnreachableFromManager, "still see it"},
+	}
+	for _, tc := range cases {
+		tc.v.Master = topology.Key{Host: "127.0.0.101", Port: 3306}
+		d := decide(tc.v)
+		if d.Outcome != tc.want || !strings.Contains(d.Reason, tc.reasonHas) {
+			t.Errorf("%s:\n got outcome %d reason %q\nwant outcome %d reason containing %q", tc.why, d.Outcome, d.Reason, tc.want, tc.reasonHas)
+		}
+		if ev := tc.v.evidence(); len(ev) != len(tc.v.Replicas)+3 {
+			t.Errorf("%s: %d evidence lines, want one per view (%d)", tc.why, len(ev), len(tc.v.Replicas)+3)
+		}
+	}
+}

@@ -1,0 +1,147 @@
+package manager
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/gomha/gomha/failover"
+	"github.com/gomha/gomha/manager/config"
+	"github.com/gomha/gomha/topology"
+)
+
+// ManagerOptions are masterha_manager's and gomha manager's options.
+type ManagerOptions struct {
+	Once               bool // masterha_manager: exit after one failover
+	IgnoreLastFailover bool
+	LastFailoverMinute int
+	SkipSalvage        bool
+	RemoveDeadConf     bool // --remove_dead_master_conf
+	LocalAddr          string
+	HookTimeout        time.Duration
+	SecondsBehind      int64
+	Logger             *slog.Logger
+	Console            *Console
+}
+
+// ErrStartupCheck is returned when the cluster is not fit to be monitored.
+var ErrStartupCheck = errors.New("start-up checks failed")
+
+// RunManager checks the cluster, watches its master and fails over when it
+// dies. With Once it returns after one failover with the failover's error
+// (MHA's masterha_manager); otherwise it goes on watching the new topology.
+// A cancelled ctx is a clean stop (nil error).
+func RunManager(ctx context.Context, cfg *config.Config, opts ManagerOptions) error {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Console == nil {
+		opts.Console = NewConsole(nil)
+	}
+	status := NewStatusFile(cfg.ManagerWorkdir, cfg.App)
+	for {
+		master, replicas, err := startupCheck(ctx, cfg, opts, status)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			_ = status.Set(StatusConfigError, "")
+			return err
+		}
+		con := opts.Console
+		con.Infof("Ping(%s) every %d s: monitoring master %s with %d replicas", master.PingType, master.PingInterval, master.Label(), len(replicas))
+		mon := NewMonitor(MonitorOptions{Config: cfg, Master: master.Server, Replicas: replicas, LocalAddr: opts.LocalAddr,
+			Status: status, Logger: opts.Logger})
+		v, err := mon.Run(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				_ = status.Remove()
+				return nil
+			}
+			_ = status.Set(StatusConfigError, master.Hostname)
+			return err
+		}
+		con.Warnf("Master %s is dead: %s (confirmed in %s)", v.Master, v.Reason, v.DetectionTime().Round(time.Millisecond))
+		_ = status.Set(StatusPingFailed, master.Hostname)
+		// A failover, once started, is not interrupted by a stop request: a
+		// half-done failover is worse than a late exit (masterha_stop waits).
+		_, ferr := RunFailover(context.WithoutCancel(ctx), cfg, failoverOptions(v, opts, status, con))
+		if opts.Once || (ferr != nil && ExitCode(ferr) != ExitFailoverPartial) {
+			return ferr
+		}
+		if opts.RemoveDeadConf {
+			if err := config.EditHost(cfg.File, "delete", master.Name, "", nil); err != nil {
+				con.Warnf("could not remove [%s] from %s: %v", master.Name, cfg.File, err)
+			}
+		}
+		cfg = withoutServer(cfg, v.Master)
+		con.Infof("Watching the new topology (the dead master %s is left out until it is repaired and the manager restarted)", v.Master)
+	}
+}
+
+type monitoredMaster struct {
+	config.Server
+	label string
+}
+
+func (m monitoredMaster) Label() string { return m.label }
+
+// startupCheck is masterha_check_repl's check plus the hooks' status
+// commands; it returns the master and its replicas to watch.
+func startupCheck(ctx context.Context, cfg *config.Config, opts ManagerOptions, status *StatusFile) (monitoredMaster, []config.Server, error) {
+	_ = status.Set(StatusInitializingMonitor, "")
+	rep, err := CheckRepl(ctx, cfg, CheckReplOptions{SecondsBehindMaster: opts.SecondsBehind}, opts.Console)
+	if err != nil {
+		return monitoredMaster{}, nil, fmt.Errorf("%w: %v", ErrStartupCheck, err)
+	}
+	_, a := rep.Analysis()
+	hooks := NewHooks(cfg, opts.HookTimeout)
+	for _, h := range hooks.CheckStatus(ctx, a.Master.Key()) {
+		if h.ExitCode != 0 {
+			return monitoredMaster{}, nil, fmt.Errorf("%w: %s exited %d: %s", ErrStartupCheck, h.Name, h.ExitCode, h.Output)
+		}
+		opts.Console.Infof("%s: OK.", h.Name)
+	}
+	find := func(k topology.Key) config.Server {
+		for _, s := range cfg.Servers {
+			if TopologyServer(s).Key() == k {
+				return s
+			}
+		}
+		return config.Server{}
+	}
+	var replicas []config.Server
+	for _, n := range a.Replicas {
+		replicas = append(replicas, find(n.Key()))
+	}
+	return monitoredMaster{Server: find(a.Master.Key()), label: a.Master.Server.Label()}, replicas, nil
+}
+
+func failoverOptions(v Verdict, opts ManagerOptions, status *StatusFile, con *Console) FailoverOptions {
+	fo := FailoverOptions{
+		Dead: v.Master, IgnoreLastFailover: opts.IgnoreLastFailover, LastFailoverMinute: opts.LastFailoverMinute,
+		SkipSalvage: opts.SkipSalvage, LocalAddr: opts.LocalAddr, HookTimeout: opts.HookTimeout,
+		Logger: opts.Logger, Console: con, Status: status,
+		Detection: &failover.Detection{FirstFailure: v.FirstFailure, Confirmed: v.Confirmed, Reason: v.Reason,
+			Evidence: v.Evidence, SSHReachable: v.SSHReachable},
+	}
+	if v.SSHChecked && !v.SSHReachable {
+		f := false
+		fo.SSHReachable = &f
+	}
+	return fo
+}
+
+// withoutServer returns a copy of cfg without the server at key.
+func withoutServer(cfg *config.Config, key topology.Key) *config.Config {
+	c := *cfg
+	c.Servers = nil
+	for _, s := range cfg.Servers {
+		if TopologyServer(s).Key() != key {
+			c.Servers = append(c.Servers, s)
+		}
+	}
+	return &c
+}
