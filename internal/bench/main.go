@@ -1,0 +1,125 @@
+// Command bench runs gomha's failover scenarios repeatedly on real 3-host
+// sandbox clusters and prints the medians of detection time, recovery time,
+// write downtime seen by a writer, and lost writes. Run it with `make bench`.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/gomha/gomha/node"
+)
+
+func main() {
+	runs := flag.Int("runs", 5, "runs per scenario")
+	only := flag.String("only", "", "comma-separated scenario names to run (default all)")
+	dir := flag.String("dir", "", "work directory (default a temporary one)")
+	verbose := flag.Bool("v", false, "log each run")
+	flag.Parse()
+	work := *dir
+	if work == "" {
+		var err error
+		if work, err = os.MkdirTemp("", "gomha-bench-"); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		defer os.RemoveAll(work)
+	}
+	node.QuietDriverLogs()
+	logger := slog.New(slog.DiscardHandler)
+	if *verbose {
+		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	}
+	ctx := context.Background()
+	var rows []row
+	failed := false
+	for _, sc := range scenarios() {
+		if *only != "" && !contains(strings.Split(*only, ","), sc.name) {
+			continue
+		}
+		var res []result
+		for i := 0; i < *runs; i++ {
+			r, err := runOnce(ctx, sc, filepath.Join(work, fmt.Sprintf("%s-%d", sc.name, i)), logger)
+			if err != nil {
+				fmt.Fprintf(os.Stderr, "bench: %s run %d: %v\n", sc.name, i+1, err)
+				failed = true
+				continue
+			}
+			fmt.Fprintf(os.Stderr, "bench: %-22s run %d: detection %s, recovery %s, write downtime %s, lost %d\n",
+				sc.name, i+1, r.detection.Round(time.Millisecond), r.recovery.Round(time.Millisecond), r.downtime.Round(time.Millisecond), r.lost)
+			res = append(res, r)
+		}
+		rows = append(rows, summarize(sc, res))
+	}
+	printTable(rows)
+	if failed {
+		os.Exit(1)
+	}
+}
+
+type result struct {
+	detection, recovery, downtime time.Duration
+	lost                          int
+}
+
+type row struct {
+	sc                            scenario
+	n                             int
+	detection, recovery, downtime time.Duration
+	lost                          int
+}
+
+func summarize(sc scenario, rs []result) row {
+	r := row{sc: sc, n: len(rs)}
+	var d, rec, down []time.Duration
+	for _, x := range rs {
+		d, rec, down = append(d, x.detection), append(rec, x.recovery), append(down, x.downtime)
+		r.lost += x.lost
+	}
+	r.detection, r.recovery, r.downtime = median(d), median(rec), median(down)
+	return r
+}
+
+func median(xs []time.Duration) time.Duration {
+	if len(xs) == 0 {
+		return 0
+	}
+	sort.Slice(xs, func(i, j int) bool { return xs[i] < xs[j] })
+	return xs[len(xs)/2]
+}
+
+func printTable(rows []row) {
+	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "scenario\truns\tdetection\trecovery\twrite downtime\tlost writes\ttarget (downtime)\tMHA 0.58\tmet\t")
+	for _, r := range rows {
+		met := "yes"
+		if r.n == 0 || r.downtime > r.sc.target || r.lost > 0 {
+			met = "NO"
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%d\t<= %s\t~%s\t%s\t\n", r.sc.title, r.n, secs(r.detection), secs(r.recovery),
+			secs(r.downtime), r.lost, secs(r.sc.target), r.sc.mha, met)
+	}
+	tw.Flush()
+	fmt.Println("\nmedians over the runs; ping_interval=1; detection = fault -> master confirmed dead;")
+	fmt.Println("recovery = confirmed dead -> failover finished; write downtime = longest gap between two acknowledged commits;")
+	fmt.Println("lost writes = acknowledged commits missing on the new master (sum over all runs).")
+}
+
+func secs(d time.Duration) string { return fmt.Sprintf("%.2f s", d.Seconds()) }
+
+func contains(xs []string, x string) bool {
+	for _, v := range xs {
+		if v == x {
+			return true
+		}
+	}
+	return false
+}

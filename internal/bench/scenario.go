@@ -1,0 +1,165 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/gomha/gomha/failover"
+	"github.com/gomha/gomha/manager"
+	"github.com/gomha/gomha/manager/config"
+	"github.com/gomha/gomha/sandbox"
+)
+
+// scenario is one failure the benchmark inflicts on a 3-host cluster.
+type scenario struct {
+	name, title string
+	target      time.Duration // write downtime target
+	mha         string        // MHA 0.58 measured on the same cluster shape
+	prepare     func(ctx context.Context, c *sandbox.Cluster, w *sandbox.Writer) error
+	fault       func(ctx context.Context, c *sandbox.Cluster) error
+}
+
+func scenarios() []scenario {
+	return []scenario{
+		{name: "crash", title: "master mysqld crash, replicas in sync", target: time.Second, mha: "8 s",
+			fault: func(ctx context.Context, c *sandbox.Cluster) error { return c.KillMysqld(ctx, "host1") }},
+		{name: "host-gone-lagging", title: "master host gone, one replica lagging", target: 1500 * time.Millisecond, mha: "9 s",
+			prepare: func(ctx context.Context, c *sandbox.Cluster, w *sandbox.Writer) error {
+				if err := c.Exec(ctx, "host3", "STOP SLAVE IO_THREAD"); err != nil {
+					return err
+				}
+				return w.WaitAcked(ctx, w.Acked()+40)
+			},
+			fault: func(ctx context.Context, c *sandbox.Cluster) error { return c.KillHost(ctx, "host1") }},
+		{name: "salvage", title: "dead master holds unreplicated writes (salvage)", target: 2 * time.Second, mha: "13 s",
+			prepare: func(ctx context.Context, c *sandbox.Cluster, w *sandbox.Writer) error {
+				for _, h := range []string{"host2", "host3"} {
+					if err := c.Exec(ctx, h, "STOP SLAVE IO_THREAD"); err != nil {
+						return err
+					}
+				}
+				return w.WaitAcked(ctx, w.Acked()+40)
+			},
+			fault: func(ctx context.Context, c *sandbox.Cluster) error { return c.KillMysqld(ctx, "host1") }},
+	}
+}
+
+// runOnce deploys a cluster, starts a writer and a manager, inflicts the
+// fault and measures.
+func runOnce(ctx context.Context, sc scenario, dir string, logger *slog.Logger) (result, error) {
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
+	defer cancel()
+	c, err := sandbox.Up(ctx, sandbox.Options{Dir: dir, Hosts: 3, GTID: true, BaseOctet: 180, Logger: logger})
+	if err != nil {
+		return result{}, err
+	}
+	defer c.Destroy(context.Background())
+	cfg, err := config.Load(ctx, c.ConfPath, config.Options{NoGlobal: true})
+	if err != nil {
+		return result{}, err
+	}
+	w, err := sandbox.StartWriter(ctx, c, sandbox.WriterOptions{Logger: logger})
+	if err != nil {
+		return result{}, err
+	}
+	defer w.Stop()
+	if err := w.WaitAcked(ctx, 50); err != nil {
+		return result{}, err
+	}
+	var rep *failover.Report
+	var ferr error
+	done := make(chan error, 1)
+	mctx, mcancel := context.WithCancel(ctx)
+	defer mcancel()
+	go func() {
+		done <- manager.RunManager(mctx, cfg, manager.ManagerOptions{Once: true, Logger: logger,
+			OnFailover: func(r *failover.Report, err error) { rep, ferr = r, err }})
+	}()
+	if err := waitMonitoring(ctx, cfg); err != nil {
+		return result{}, err
+	}
+	if sc.prepare != nil {
+		if err := sc.prepare(ctx, c, w); err != nil {
+			return result{}, fmt.Errorf("prepare: %w", err)
+		}
+	}
+	faultAt := time.Now()
+	if err := sc.fault(ctx, c); err != nil {
+		return result{}, fmt.Errorf("fault: %w", err)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			return result{}, fmt.Errorf("manager: %w", err)
+		}
+	case <-ctx.Done():
+		return result{}, errors.New("no failover within the time limit")
+	}
+	if rep == nil || ferr != nil {
+		return result{}, fmt.Errorf("failover: %v", ferr)
+	}
+	if err := w.WaitAcked(ctx, w.Acked()+20); err != nil {
+		return result{}, fmt.Errorf("writer did not resume: %w", err)
+	}
+	wr := w.Stop()
+	lost, err := countLost(ctx, c, rep.NewMaster, wr)
+	if err != nil {
+		return result{}, err
+	}
+	return result{
+		detection: rep.Detection.Confirmed.Sub(faultAt),
+		recovery:  rep.Finished.Sub(rep.Detection.Confirmed),
+		downtime:  wr.Downtime,
+		lost:      lost,
+	}, nil
+}
+
+func waitMonitoring(ctx context.Context, cfg *config.Config) error {
+	for {
+		st, err := manager.ReadStatus(cfg.ManagerWorkdir, cfg.App, 0)
+		if err == nil && st.Code == manager.StatusPingOK {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("manager did not start monitoring: %v", err)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// countLost counts acknowledged ids missing on the new master.
+func countLost(ctx context.Context, c *sandbox.Cluster, newMaster string, wr sandbox.WriterReport) (int, error) {
+	host := newMaster
+	if i := len(host) - len(":3306"); i > 0 && host[i:] == ":3306" {
+		host = host[:i]
+	}
+	db, err := c.DB(ctx, host)
+	if err != nil {
+		return 0, err
+	}
+	defer db.Close()
+	rows, err := db.QueryContext(ctx, "SELECT id FROM "+wr.Table)
+	if err != nil {
+		return 0, err
+	}
+	defer rows.Close()
+	have := map[int64]bool{}
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return 0, err
+		}
+		have[id] = true
+	}
+	lost := 0
+	for _, id := range wr.Acked {
+		if !have[id] {
+			lost++
+		}
+	}
+	return lost, rows.Err()
+}
