@@ -33,13 +33,12 @@ func (r *run) prefetchDeadBinlogs(ctx context.Context) {
 		return
 	}
 	go func() {
-		res := <-r.deadShell
-		r.deadShell <- res // sshReachable reads it too
-		if res.err != nil {
-			r.fetch <- fetched{err: res.err}
+		sh, err := r.deadShell.wait()
+		if err != nil {
+			r.fetch <- fetched{err: err}
 			return
 		}
-		files, err := copyBinlogs(ctx, res.sh, r.env.BinlogDirs(r.dead), first, r.opts.WorkDir)
+		files, err := copyBinlogs(ctx, sh, r.env.BinlogDirs(r.dead), first, r.opts.WorkDir)
 		r.fetch <- fetched{files: files, err: err}
 	}()
 }

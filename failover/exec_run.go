@@ -43,14 +43,20 @@ type run struct {
 	ssh   bool
 	// deadShell is the SSH session to the dead master's host, dialled at
 	// the start (in parallel with the checks) and kept for the salvage.
-	deadShell chan shellResult
-	shell     Shell
+	deadShell *shellFuture
 	fetch     chan fetched // the dead master's binlogs, copied in the background
 }
 
-type shellResult struct {
-	sh  Shell
-	err error
+// shellFuture is an SSH session being dialled; wait returns it once ready.
+type shellFuture struct {
+	done chan struct{}
+	sh   Shell
+	err  error
+}
+
+func (f *shellFuture) wait() (Shell, error) {
+	<-f.done
+	return f.sh, f.err
 }
 
 // Failover takes the cluster through the death of its master dead: fence,
@@ -178,23 +184,23 @@ func (r *run) fence(ctx context.Context) error {
 // dialDead starts the SSH connection to the dead master's host at once:
 // its handshake then overlaps the checks and the fencing.
 func (r *run) dialDead(ctx context.Context) {
-	r.deadShell = make(chan shellResult, 1)
+	f := &shellFuture{done: make(chan struct{})}
+	r.deadShell = f
 	if r.opts.SkipSalvage || (r.opts.SSHReachable != nil && !*r.opts.SSHReachable) {
-		r.deadShell <- shellResult{err: errors.New("not tried")}
+		f.err = errors.New("not tried")
+		close(f.done)
 		return
 	}
 	go func() {
-		sh, err := r.env.Shell(ctx, r.dead)
-		r.deadShell <- shellResult{sh: sh, err: err}
+		f.sh, f.err = r.env.Shell(ctx, r.dead)
+		close(f.done)
 	}()
 }
 
 func (r *run) sshReachable(ctx context.Context) bool {
-	res := <-r.deadShell
-	r.shell = res.sh
-	if res.err != nil {
+	if _, err := r.deadShell.wait(); err != nil {
 		if r.opts.SSHReachable == nil && !r.opts.SkipSalvage {
-			r.rep.note(phaseFence, "dead master's host does not answer SSH: %v", res.err)
+			r.rep.note(phaseFence, "dead master's host does not answer SSH: %v", err)
 		}
 		return false
 	}
@@ -330,12 +336,10 @@ func (r *run) closeAll() {
 	for _, s := range r.surv {
 		s.node.Close()
 	}
-	if r.shell != nil {
-		r.shell.Close()
-	} else if r.deadShell != nil {
+	if r.deadShell != nil {
 		go func() {
-			if res := <-r.deadShell; res.sh != nil {
-				res.sh.Close()
+			if sh, _ := r.deadShell.wait(); sh != nil {
+				sh.Close()
 			}
 		}()
 	}

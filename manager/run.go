@@ -24,6 +24,9 @@ type ManagerOptions struct {
 	SecondsBehind      int64
 	Logger             *slog.Logger
 	Console            *Console
+	// OnFailover, when set, receives every failover's report (benchmarks
+	// and tests read their figures from it).
+	OnFailover func(*failover.Report, error)
 }
 
 // ErrStartupCheck is returned when the cluster is not fit to be monitored.
@@ -67,7 +70,10 @@ func RunManager(ctx context.Context, cfg *config.Config, opts ManagerOptions) er
 		_ = status.Set(StatusPingFailed, master.Hostname)
 		// A failover, once started, is not interrupted by a stop request: a
 		// half-done failover is worse than a late exit (masterha_stop waits).
-		_, ferr := RunFailover(context.WithoutCancel(ctx), cfg, failoverOptions(v, opts, status, con))
+		rep, ferr := RunFailover(context.WithoutCancel(ctx), cfg, failoverOptions(v, opts, status, con))
+		if opts.OnFailover != nil {
+			opts.OnFailover(rep, ferr)
+		}
 		if opts.Once || (ferr != nil && ExitCode(ferr) != ExitFailoverPartial) {
 			return ferr
 		}

@@ -13,7 +13,7 @@ const mhaFailure = 1
 // MHA's option spelling (--conf=FILE, --global_conf=FILE, underscores).
 func newMHACmds() []*cobra.Command {
 	return []*cobra.Command{newMHACheckReplCmd(), newMHACheckSSHCmd(), newMHAManagerCmd(),
-		newCheckStatusCmd("masterha_check_status", true), newStopCmd("masterha_stop", true), newMHASwitchCmd()}
+		newCheckStatusCmd("masterha_check_status", true), newStopCmd("masterha_stop", true), newMHASwitchCmd(), newConfHostCmd(true)}
 }
 
 type mhaConf struct{ conf, global string }

@@ -25,7 +25,7 @@ MHA's command names (masterha_check_repl, masterha_check_ssh, ...).`,
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(newCheckCmd(), newSandboxCmd(), newFailoverCmd(), newManagerCmd(), newStopCmd("stop --conf FILE", false))
+	root.AddCommand(newCheckCmd(), newSandboxCmd(), newFailoverCmd(), newManagerCmd(), newShowCmd(), newConfHostCmd(false), newStopCmd("stop --conf FILE", false), newSwitchCmd())
 	for _, c := range newMHACmds() {
 		root.AddCommand(c)
 	}

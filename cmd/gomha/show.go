@@ -1,0 +1,51 @@
+package main
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/gomha/gomha/manager"
+)
+
+func newShowCmd() *cobra.Command {
+	var cf confFlags
+	var output string
+	cmd := &cobra.Command{
+		Use:   "show --conf FILE",
+		Short: "Show the cluster in one screen: tree, roles, lag, positions, read_only and the manager's view",
+		Long: `Reads every configured server and the running manager's status file and
+shows the replication tree with each server's role, state, replication
+threads and lag, GTID position or binlog coordinates, read_only, and what the
+manager thinks of the master (healthy, suspect, dead, failing over).
+Exit 0 when the cluster is healthy, 2 when it is not.`,
+		Example: "  gomha show --conf app1.cnf\n  gomha show --conf app1.cnf -o json",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if output != "text" && output != "json" {
+				return withCode(1, fmt.Errorf("--output %q: use text or json", output))
+			}
+			cfg, err := loadConfig(cmd.Context(), cf.conf, cf.global)
+			if err != nil {
+				return err
+			}
+			sh := manager.BuildShow(cmd.Context(), cfg, 2*time.Second)
+			if output == "json" {
+				err = writeJSON(cmd.OutOrStdout(), sh)
+			} else {
+				_, err = fmt.Fprint(cmd.OutOrStdout(), sh.Text())
+			}
+			if err != nil {
+				return err
+			}
+			if !sh.Healthy {
+				return &silentError{code: exitUnhealthy}
+			}
+			return nil
+		},
+	}
+	cf.register(cmd)
+	outputFlag(cmd, &output)
+	return cmd
+}
