@@ -184,7 +184,7 @@ func TestCheckSSHSandbox(t *testing.T) {
 		if code != exitUnhealthy || !strings.Contains(out, "server_db3") || !strings.Contains(strings.ToLower(out), "host key changed") {
 			t.Fatalf("exit %d, want %d naming server_db3 and the changed key:\n%s", code, exitUnhealthy, out)
 		}
-		if strings.Count(out, "failed:") != 1 {
+		if strings.Count(out, "[error]   SSH connection to") != 1 {
 			t.Fatalf("only server_db3 should fail:\n%s", out)
 		}
 	})
@@ -201,7 +201,7 @@ func TestCheckSSHSandbox(t *testing.T) {
 		if code != mhaFailure || !strings.Contains(out, "server_db2") || !strings.Contains(out, "SSH Configuration Check Failed!") {
 			t.Fatalf("exit %d, want %d naming server_db2:\n%s", code, mhaFailure, out)
 		}
-		if strings.Count(out, "failed:") != 1 {
+		if strings.Count(out, "[error]   SSH connection to") != 1 {
 			t.Fatalf("only server_db2 should fail:\n%s", out)
 		}
 	})

@@ -19,7 +19,7 @@ var allowed = map[string][]string{
 	"sandbox":  {"node", "topology"},
 	"manager":  {"manager", "failover", "binlog", "node", "topology"},
 	"cmd":      {"manager", "failover", "binlog", "node", "topology", "sandbox"},
-	"internal": {},
+	"internal": {"manager", "failover", "binlog", "node", "topology", "sandbox"},
 }
 
 type pkg struct {
