@@ -45,6 +45,14 @@ lint:
 demo: setup build
 	./scripts/demo.sh $(DEMO_DIR)
 
+# Figures, not pass/fail: binlog parsing throughput (Go benchmark), then
+# failover scenarios and switchovers repeated on real 3-host sandboxes.
+BENCH_RUNS ?= 5
+bench: setup build
+	$(GO) test -run '^$$' -bench 'Scan' -benchtime 2s ./binlog/
+	$(GO) run ./internal/bench -runs $(BENCH_RUNS)
+	GOMHA_BENCH_SWITCHES=$(BENCH_RUNS) $(GO) test -count=1 -run '^$$' -bench 'SwitchoverSandbox' -benchtime 1x ./manager/
+
 demo-down: build
 	$(BIN)/gomha sandbox down --dir $(DEMO_DIR)
 

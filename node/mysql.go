@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"io"
 	"log"
@@ -10,6 +11,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
@@ -97,9 +99,10 @@ func OpenMySQL(ctx context.Context, cfg MySQLConfig) (*Session, error) {
 	pctx, cancel := context.WithTimeout(ctx, cfg.ConnectTimeout)
 	defer cancel()
 	var version string
+	start := time.Now()
 	if err := db.QueryRowContext(pctx, "SELECT /* gomha */ @@version").Scan(&version); err != nil {
 		db.Close()
-		return nil, ClassifyMySQLError(cfg.Key, err)
+		return nil, classifyConnect(cfg, err, time.Since(start))
 	}
 	s.flavor, s.version = flavorOf(version), version
 	return s, nil
@@ -198,4 +201,18 @@ func boolVar(s string) bool {
 		return true
 	}
 	return false
+}
+
+// classifyConnect classifies a failed connect. A connection that was
+// accepted and then reset or closed during the handshake, well before the
+// deadline, comes back from the driver as "invalid connection", the same
+// error as a read timeout; it means the host is up and mysqld is not
+// serving (it is dying or gone), so it counts as refused.
+func classifyConnect(cfg MySQLConfig, err error, took time.Duration) *topology.ConnError {
+	ce := ClassifyMySQLError(cfg.Key, err)
+	if ce.Kind == topology.ConnTimeout && took < cfg.ConnectTimeout/2 &&
+		(errors.Is(err, mysql.ErrInvalidConn) || errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET)) {
+		return &topology.ConnError{Key: cfg.Key, Kind: topology.ConnRefused, Err: fmt.Errorf("connection reset during the handshake: %w", err)}
+	}
+	return ce
 }

@@ -50,7 +50,7 @@ func mysqlErrorKind(err error) topology.ConnErrorKind {
 		}
 		return topology.ConnQueryFailed
 	}
-	if errors.Is(err, syscall.ECONNREFUSED) {
+	if errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) {
 		return topology.ConnRefused
 	}
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, mysql.ErrInvalidConn) {

@@ -7,6 +7,7 @@ import (
 	"net"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/go-sql-driver/mysql"
 
@@ -78,5 +79,25 @@ func TestReplicaFromRow(t *testing.T) {
 	if r.MasterHost != "db1" || r.MasterPort != 3307 || !r.IORunningOK() || *r.SecondsBehindMaster != 3 || !r.UsesGTID() ||
 		r.ExecutedGTIDSet != "3e11fa47-71ca-11e1-9e33-c80aa9429562:1-5,4e11fa47-71ca-11e1-9e33-c80aa9429562:1-2" {
 		t.Fatalf("MySQL 8 row read wrongly: %+v", r)
+	}
+}
+
+func TestClassifyConnect(t *testing.T) {
+	cfg := MySQLConfig{Key: topology.Key{Host: "127.0.0.11", Port: 3306}, ConnectTimeout: time.Second}
+	tests := []struct {
+		name string
+		err  error
+		took time.Duration
+		want topology.ConnErrorKind
+	}{
+		{"reset right after accept: mysqld dying, not a slow server", mysql.ErrInvalidConn, 3 * time.Millisecond, topology.ConnRefused},
+		{"invalid connection at the deadline is a timeout", mysql.ErrInvalidConn, 990 * time.Millisecond, topology.ConnTimeout},
+		{"refused stays refused", &net.OpError{Op: "dial", Err: syscall.ECONNREFUSED}, time.Millisecond, topology.ConnRefused},
+		{"access denied is never turned into refused", &mysql.MySQLError{Number: 1045}, time.Millisecond, topology.ConnAccessDenied},
+	}
+	for _, tc := range tests {
+		if got := classifyConnect(cfg, tc.err, tc.took).Kind; got != tc.want {
+			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
+		}
 	}
 }
