@@ -54,6 +54,7 @@ bench: setup build
 	GOMHA_BENCH_SWITCHES=$(BENCH_RUNS) $(GO) test -count=1 -run '^$$' -bench 'SwitchoverSandbox' -benchtime 1x ./manager/
 
 demo-down: build
+	-$(BIN)/gomha stop --conf $(DEMO_DIR)/app1.cnf
 	$(BIN)/gomha sandbox down --dir $(DEMO_DIR)
 
 clean:

@@ -47,7 +47,8 @@ func run(dir, bin string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	if _, err := os.Stat(filepath.Join(dir, "sandbox.json")); err == nil {
-		step("stopping the previous demo sandbox in %s", dir)
+		step("stopping the previous demo (manager and sandbox) in %s", dir)
+		_ = gomha(bin, "stop", "--conf", filepath.Join(dir, "app1.cnf"))
 		_ = gomha(bin, "sandbox", "down", "--dir", dir, "--remove")
 	}
 	step("deploy a 3-host MariaDB cluster: each host its own 127.0.0.x with mariadbd + sshd")
@@ -77,9 +78,12 @@ func run(dir, bin string) error {
 		return err
 	}
 	fmt.Printf("manager pid %d, log in %s\n", mgr.Process.Pid, cfg.ManagerLog)
+	ok := false
 	defer func() {
-		_ = mgr.Process.Signal(syscall.SIGTERM)
-		_ = mgr.Wait()
+		if !ok { // on success the manager keeps watching; `make demo-down` stops it
+			_ = mgr.Process.Signal(syscall.SIGTERM)
+			_ = mgr.Wait()
+		}
 	}()
 	if err := waitStatus(ctx, cfg, manager.StatusPingOK); err != nil {
 		return err
@@ -139,6 +143,7 @@ func run(dir, bin string) error {
 		}
 		fmt.Printf("%s (%s): %d rows, all %d acknowledged ids present\n", h.Name, h.Addr, n, len(wr.Acked))
 	}
+	ok = true
 	fmt.Printf("\nThe sandbox keeps running (the manager now watches %s). Try:\n  %s show --conf %s\n  %s sandbox status --dir %s\n  make demo-down\n",
 		newMaster, bin, conf, bin, dir)
 	return nil
