@@ -236,26 +236,8 @@ func (r *run) runFenceHooks(ctx context.Context) error {
 	return r.hookVerdict("shutdown_script", h, err)
 }
 
-// hookVerdict records a hook run and applies MHA's exit code rules.
 func (r *run) hookVerdict(name string, h *HookRun, err error) error {
-	if h == nil && err == nil {
-		return nil
-	}
-	if h != nil {
-		h.Name = name
-		r.rep.addHook(*h)
-	}
-	if err != nil {
-		return fmt.Errorf("%s: %w", name, err)
-	}
-	switch h.ExitCode {
-	case 0:
-		return nil
-	case 10:
-		r.rep.warn("%s exited 10: failed, proceeding as MHA does", name)
-		return nil
-	}
-	return fmt.Errorf("%w: %s exited %d", ErrHookAborted, name, h.ExitCode)
+	return r.rep.hookVerdict(name, h, err)
 }
 
 // waitRelay lets every SQL thread apply what its IO thread received, in

@@ -121,6 +121,29 @@ func (r *Report) addHook(h HookRun) {
 	r.Hooks = append(r.Hooks, h)
 }
 
+// hookVerdict records a hook run and applies MHA's exit code rules: 0 ok,
+// 10 failed but proceed, anything else aborts.
+func (r *Report) hookVerdict(name string, h *HookRun, err error) error {
+	if h == nil && err == nil {
+		return nil
+	}
+	if h != nil {
+		h.Name = name
+		r.addHook(*h)
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	switch h.ExitCode {
+	case 0:
+		return nil
+	case 10:
+		r.warn("%s exited 10: failed, proceeding as MHA does", name)
+		return nil
+	}
+	return fmt.Errorf("%w: %s exited %d", ErrHookAborted, name, h.ExitCode)
+}
+
 func (r *Report) warn(format string, args ...any) {
 	r.mu.Lock()
 	defer r.mu.Unlock()

@@ -239,26 +239,8 @@ func (s *switchRun) closeAll() {
 	}
 }
 
-// hookVerdict records a hook run and applies MHA's exit code rules.
 func (s *switchRun) hookVerdict(name string, h *HookRun, err error) error {
-	if h == nil && err == nil {
-		return nil
-	}
-	if h != nil {
-		h.Name = name
-		s.rep.addHook(*h)
-	}
-	if err != nil {
-		return fmt.Errorf("%s: %w", name, err)
-	}
-	switch h.ExitCode {
-	case 0:
-		return nil
-	case 10:
-		s.rep.warn("%s exited 10: failed, proceeding as MHA does", name)
-		return nil
-	}
-	return fmt.Errorf("%w: %s exited %d", ErrHookAborted, name, h.ExitCode)
+	return s.rep.hookVerdict(name, h, err)
 }
 
 // PhaseTook returns the duration of the last phase with that name.

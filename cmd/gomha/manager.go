@@ -131,21 +131,39 @@ func newMHAManagerCmd() *cobra.Command {
 
 // statusFlags are masterha_check_status's and masterha_stop's options.
 type statusFlags struct {
-	workdir   string
-	pingLimit int
+	conf, global, workdir string
+	pingLimit             int
 }
 
-func (s *statusFlags) read(cfg *config.Config) (manager.StatusInfo, error) {
+// register adds the options under MHA's spelling or gomha's.
+func (s *statusFlags) register(cmd *cobra.Command, mha bool) {
+	global, ping := "global-conf", "ping-limit"
+	if mha {
+		global, ping = "global_conf", "ping_limit"
+		cmd.Hidden = true
+	}
+	cmd.Flags().StringVar(&s.conf, "conf", "", "application configuration file")
+	cmd.Flags().StringVar(&s.global, global, "", "global configuration file (default /etc/masterha_default.cnf)")
+	cmd.Flags().StringVar(&s.workdir, "workdir", "", "manager_workdir")
+	cmd.Flags().IntVar(&s.pingLimit, ping, 10, "seconds after which a silent manager counts as hung")
+	_ = cmd.MarkFlagRequired("conf")
+}
+
+// read loads the configuration and the manager's status file.
+func (s *statusFlags) read(cmd *cobra.Command) (*config.Config, manager.StatusInfo, error) {
+	cfg, err := loadConfig(cmd.Context(), s.conf, s.global)
+	if err != nil {
+		return nil, manager.StatusInfo{}, err
+	}
 	dir := cfg.ManagerWorkdir
 	if s.workdir != "" {
 		dir = s.workdir
 	}
-	return manager.ReadStatus(dir, cfg.App, time.Duration(s.pingLimit)*time.Second)
+	st, err := manager.ReadStatus(dir, cfg.App, time.Duration(s.pingLimit)*time.Second)
+	return cfg, st, withCode(1, err)
 }
 
 func newCheckStatusCmd(use string, mha bool) *cobra.Command {
-	var cf confFlags
-	var mc mhaConf
 	var sf statusFlags
 	var output string
 	cmd := &cobra.Command{
@@ -153,17 +171,9 @@ func newCheckStatusCmd(use string, mha bool) *cobra.Command {
 		Short: "Show whether a manager runs and what it sees; exit code is MHA's status code",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			conf, global := cf.conf, cf.global
-			if mha {
-				conf, global = mc.conf, mc.global
-			}
-			cfg, err := loadConfig(cmd.Context(), conf, global)
+			cfg, st, err := sf.read(cmd)
 			if err != nil {
 				return err
-			}
-			st, err := sf.read(cfg)
-			if err != nil {
-				return withCode(1, err)
 			}
 			if output == "json" {
 				if err := writeJSON(cmd.OutOrStdout(), map[string]any{"app": cfg.App, "code": int(st.Code), "status": st.Code.Name(),
@@ -179,23 +189,14 @@ func newCheckStatusCmd(use string, mha bool) *cobra.Command {
 			return nil
 		},
 	}
-	if mha {
-		cmd.Hidden = true
-		mc.register(cmd)
-		cmd.Flags().StringVar(&sf.workdir, "workdir", "", "manager_workdir")
-		cmd.Flags().IntVar(&sf.pingLimit, "ping_limit", 10, "seconds after which a silent manager counts as hung")
-	} else {
-		cf.register(cmd)
-		cmd.Flags().StringVar(&sf.workdir, "workdir", "", "manager_workdir")
-		cmd.Flags().IntVar(&sf.pingLimit, "ping-limit", 10, "seconds after which a silent manager counts as hung")
+	sf.register(cmd, mha)
+	if !mha {
 		outputFlag(cmd, &output)
 	}
 	return cmd
 }
 
 func newStopCmd(use string, mha bool) *cobra.Command {
-	var cf confFlags
-	var mc mhaConf
 	var sf statusFlags
 	var abort bool
 	var abortTimeout int
@@ -204,30 +205,19 @@ func newStopCmd(use string, mha bool) *cobra.Command {
 		Short: "Stop a running manager (refused during a failover unless --abort)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			conf, global := cf.conf, cf.global
-			if mha {
-				conf, global = mc.conf, mc.global
-			}
-			cfg, err := loadConfig(cmd.Context(), conf, global)
+			cfg, st, err := sf.read(cmd)
 			if err != nil {
 				return err
-			}
-			st, err := sf.read(cfg)
-			if err != nil {
-				return withCode(1, err)
 			}
 			return stopManager(cmd.OutOrStdout(), cfg.App, st, abort, time.Duration(abortTimeout)*time.Second)
 		},
 	}
+	sf.register(cmd, mha)
+	timeout := "abort-timeout"
 	if mha {
-		cmd.Hidden = true
-		mc.register(cmd)
-		cmd.Flags().IntVar(&abortTimeout, "abort_timeout", 5, "seconds to wait before SIGKILL with --abort")
-	} else {
-		cf.register(cmd)
-		cmd.Flags().IntVar(&abortTimeout, "abort-timeout", 5, "seconds to wait before SIGKILL with --abort")
+		timeout = "abort_timeout"
 	}
-	cmd.Flags().StringVar(&sf.workdir, "workdir", "", "manager_workdir")
+	cmd.Flags().IntVar(&abortTimeout, timeout, 5, "seconds to wait before SIGKILL with --abort")
 	cmd.Flags().BoolVar(&abort, "abort", false, "stop even during a failover (SIGKILL after the timeout)")
 	return cmd
 }
