@@ -33,7 +33,7 @@ if [ ${#need[@]} -gt 0 ]; then
     $sudo chmod +x /usr/sbin/policy-rc.d
     created_policy=1
   fi
-  trap '[ $created_policy = 1 ] && $sudo rm -f /usr/sbin/policy-rc.d' EXIT
+  trap 'if [ "$created_policy" = 1 ]; then $sudo rm -f /usr/sbin/policy-rc.d; fi' EXIT
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
