@@ -19,6 +19,7 @@ var ErrReplicationNotOK = errors.New("MySQL Replication Health is NOT OK")
 type CheckReplOptions struct {
 	SecondsBehindMaster int64         // default 30
 	ConnectTimeout      time.Duration // default 4 s
+	HookTimeout         time.Duration // the hooks' status commands (default 60 s)
 }
 
 // ReplReport is the outcome of CheckRepl, for people and for JSON.
@@ -89,6 +90,11 @@ func CheckRepl(ctx context.Context, cfg *config.Config, opts CheckReplOptions, c
 			con.Errorf("Checking replication health on %s.. NOT OK.", n.Server.Label())
 		}
 	}
+	if a.Master != nil && a.Master.Alive() {
+		checkHookStatus(ctx, cfg, a, opts.HookTimeout, con)
+	}
+	rep.Problems = buildReport(cfg, snap, a).Problems
+	rep.Healthy = a.Healthy()
 	rep.Took = time.Since(start).Round(time.Millisecond).String()
 	if !a.Healthy() {
 		con.Raw("\nMySQL Replication Health is NOT OK!\n")
@@ -220,4 +226,25 @@ func summarize(a *topology.Analysis) string {
 		parts = append(parts, p.String())
 	}
 	return strings.Join(parts, "; ")
+}
+
+// checkHookStatus runs the status commands of master_ip_failover_script and
+// shutdown_script as MHA does before monitoring; a non-zero exit is a
+// problem of error severity.
+func checkHookStatus(ctx context.Context, cfg *config.Config, a *topology.Analysis, timeout time.Duration, con *Console) {
+	runs := NewHooks(cfg, timeout).CheckStatus(ctx, a.Master.Key())
+	if len(runs) == 0 {
+		con.Warnf("master_ip_failover_script is not defined.")
+		return
+	}
+	for _, h := range runs {
+		if h.ExitCode == 0 {
+			con.Infof("Checking %s: %s.. OK.", h.Name, h.Command)
+			continue
+		}
+		p := topology.Problem{Code: topology.ProblemHookStatus, Severity: topology.SeverityError, Key: a.Master.Key(),
+			Msg: fmt.Sprintf("%s exited %d: %s", h.Name, h.ExitCode, firstLine(h.Output))}
+		a.Problems = append(a.Problems, p)
+		logProblem(con, p)
+	}
 }

@@ -98,18 +98,11 @@ func (m monitoredMaster) Label() string { return m.label }
 // commands; it returns the master and its replicas to watch.
 func startupCheck(ctx context.Context, cfg *config.Config, opts ManagerOptions, status *StatusFile) (monitoredMaster, []config.Server, error) {
 	_ = status.Set(StatusInitializingMonitor, "")
-	rep, err := CheckRepl(ctx, cfg, CheckReplOptions{SecondsBehindMaster: opts.SecondsBehind}, opts.Console)
+	rep, err := CheckRepl(ctx, cfg, CheckReplOptions{SecondsBehindMaster: opts.SecondsBehind, HookTimeout: opts.HookTimeout}, opts.Console)
 	if err != nil {
 		return monitoredMaster{}, nil, fmt.Errorf("%w: %v", ErrStartupCheck, err)
 	}
 	_, a := rep.Analysis()
-	hooks := NewHooks(cfg, opts.HookTimeout)
-	for _, h := range hooks.CheckStatus(ctx, a.Master.Key()) {
-		if h.ExitCode != 0 {
-			return monitoredMaster{}, nil, fmt.Errorf("%w: %s exited %d: %s", ErrStartupCheck, h.Name, h.ExitCode, h.Output)
-		}
-		opts.Console.Infof("%s: OK.", h.Name)
-	}
 	find := func(k topology.Key) config.Server {
 		for _, s := range cfg.Servers {
 			if TopologyServer(s).Key() == k {

@@ -49,6 +49,7 @@ const (
 	ProblemMixedGTID           ProblemCode = "mixed_gtid_usage"
 	ProblemFlavorMix           ProblemCode = "flavor_mix"
 	ProblemErrantGTID          ProblemCode = "errant_gtid"
+	ProblemHookStatus          ProblemCode = "hook_status_failed"
 )
 
 // Problem is one finding about the cluster.

@@ -124,6 +124,19 @@ func TestCheckReplSandbox(t *testing.T) {
 			mend:   []string{changeMaster(c, h1), "START SLAVE", "SET GLOBAL read_only=ON"}},
 		{name: "wrong password", want: "access denied",
 			conf: func() (string, string) { return handConfig(t, c, "not the password", c.KnownHosts) }},
+		{name: "failover hook status fails", want: "master_ip_failover_script status exited 1", host: h1.Addr,
+			conf: func() (string, string) {
+				a, g := handConfig(t, c, c.Password, c.KnownHosts)
+				data, err := os.ReadFile(a)
+				if err != nil {
+					t.Fatal(err)
+				}
+				data = []byte(strings.Replace(string(data), "[server default]\n", "[server default]\nmaster_ip_failover_script=/bin/false\n", 1))
+				if err := os.WriteFile(a, data, 0o600); err != nil {
+					t.Fatal(err)
+				}
+				return a, g
+			}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
