@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +12,7 @@ import (
 	"github.com/gomha/gomha/manager"
 	"github.com/gomha/gomha/manager/config"
 	"github.com/gomha/gomha/sandbox"
+	"github.com/gomha/gomha/sandbox/sandboxtest"
 	"github.com/gomha/gomha/topology"
 )
 
@@ -34,21 +34,11 @@ func newScenarioConf(t *testing.T, gtid bool, extraConf string, serverConf map[s
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	o := sandbox.Options{Dir: filepath.Join(t.TempDir(), "sb"), Hosts: 3, GTID: gtid, BaseOctet: 140}
+	o := sandbox.Options{Hosts: 3, GTID: gtid, BaseOctet: 140}
 	for _, f := range opts {
 		f(&o)
 	}
-	c, err := sandbox.Up(ctx, o)
-	if err != nil {
-		t.Fatalf("sandbox up: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		if err := c.Down(ctx); err != nil {
-			t.Errorf("sandbox down: %v", err)
-		}
-	})
+	c := sandboxtest.Up(t, o)
 	if extraConf != "" || len(serverConf) > 0 {
 		data, err := os.ReadFile(c.ConfPath)
 		if err != nil {
@@ -79,11 +69,7 @@ func (s *scenario) key(host string) topology.Key {
 
 func (s *scenario) exec(host string, stmts ...string) {
 	s.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := s.c.Exec(ctx, host, stmts...); err != nil {
-		s.t.Fatalf("on %s: %v", host, err)
-	}
+	sandboxtest.Exec(s.t, s.c, host, stmts...)
 }
 
 func (s *scenario) startWriter(n int) {

@@ -5,8 +5,6 @@ import (
 	"context"
 	"io"
 	"log/slog"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -16,6 +14,7 @@ import (
 	"github.com/gomha/gomha/manager/config"
 	"github.com/gomha/gomha/manager/hook"
 	"github.com/gomha/gomha/sandbox"
+	"github.com/gomha/gomha/sandbox/sandboxtest"
 )
 
 // monitorEnv is one sandbox cluster (127.0.0.101-103) shared by the monitor
@@ -28,28 +27,10 @@ type monitorEnv struct {
 
 func newMonitorEnv(t *testing.T) *monitorEnv {
 	t.Helper()
-	for _, b := range []string{"mariadbd", "mariadb-install-db", "sshd", "ssh-keygen"} {
-		if _, err := exec.LookPath(b); err != nil {
-			if os.Getenv("CI") == "true" {
-				t.Fatalf("%s is required: %v", b, err)
-			}
-			t.Skipf("%s not installed: %v", b, err)
-		}
-	}
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
-	c, err := sandbox.Up(ctx, sandbox.Options{Dir: filepath.Join(t.TempDir(), "sb"), Hosts: 3, BaseOctet: 100,
+	c := sandboxtest.Up(t, sandbox.Options{Hosts: 3, BaseOctet: 100,
 		Logger: slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))})
-	if err != nil {
-		t.Fatalf("sandbox Up: %v", err)
-	}
-	t.Cleanup(func() {
-		dctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-		defer cancel()
-		if err := c.Down(dctx); err != nil {
-			t.Errorf("sandbox Down: %v", err)
-		}
-	})
 	cfg, err := config.Load(ctx, c.ConfPath, config.Options{NoGlobal: true})
 	if err != nil {
 		t.Fatalf("load %s: %v", c.ConfPath, err)

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -16,6 +15,7 @@ import (
 	"github.com/gomha/gomha/manager"
 	"github.com/gomha/gomha/manager/config"
 	"github.com/gomha/gomha/sandbox"
+	"github.com/gomha/gomha/sandbox/sandboxtest"
 	"github.com/gomha/gomha/topology"
 )
 
@@ -31,27 +31,9 @@ type switchEnv struct {
 
 func newSwitchEnv(t testing.TB, base int) *switchEnv {
 	t.Helper()
-	for _, b := range []string{"mariadbd", "mariadb-install-db", "sshd", "ssh-keygen"} {
-		if _, err := exec.LookPath(b); err != nil {
-			if os.Getenv("CI") == "true" {
-				t.Fatalf("%s is required: %v", b, err)
-			}
-			t.Skipf("%s not installed: %v", b, err)
-		}
-	}
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
-	c, err := sandbox.Up(ctx, sandbox.Options{Dir: filepath.Join(t.TempDir(), "sb"), Hosts: 3, GTID: true, BaseOctet: base})
-	if err != nil {
-		t.Fatalf("sandbox up: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		if err := c.Down(ctx); err != nil {
-			t.Errorf("sandbox down: %v", err)
-		}
-	})
+	c := sandboxtest.Up(t, sandbox.Options{Hosts: 3, GTID: true, BaseOctet: base})
 	cfg, err := config.Load(ctx, c.ConfPath, config.Options{NoGlobal: true})
 	if err != nil {
 		t.Fatalf("load %s: %v", c.ConfPath, err)

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gomha/gomha/sandbox"
+	"github.com/gomha/gomha/sandbox/sandboxtest"
 )
 
 // gomha runs the CLI in-process, under an MHA name when args[0] is one.
@@ -32,20 +33,7 @@ func gomha(t *testing.T, args ...string) (int, string) {
 // upCluster starts a 3-host sandbox on 127.0.0.81-83 for this package.
 func upCluster(t *testing.T, gtid bool) *sandbox.Cluster {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	c, err := sandbox.Up(ctx, sandbox.Options{Dir: filepath.Join(t.TempDir(), "sb"), Hosts: 3, GTID: gtid, BaseOctet: 80})
-	if err != nil {
-		t.Fatalf("sandbox up: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		if err := c.Down(ctx); err != nil {
-			t.Errorf("sandbox down: %v", err)
-		}
-	})
-	return c
+	return sandboxtest.Up(t, sandbox.Options{Hosts: 3, GTID: gtid, BaseOctet: 80})
 }
 
 // handConfig writes an MHA configuration by hand, in a style the sandbox does
@@ -74,11 +62,7 @@ func handConfig(t *testing.T, c *sandbox.Cluster, password, knownHosts string) (
 
 func exec1(t *testing.T, c *sandbox.Cluster, host string, stmts ...string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := c.Exec(ctx, host, stmts...); err != nil {
-		t.Fatalf("on %s: %v", host, err)
-	}
+	sandboxtest.Exec(t, c, host, stmts...)
 }
 
 func changeMaster(c *sandbox.Cluster, to sandbox.Host) string {

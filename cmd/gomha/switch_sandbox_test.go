@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gomha/gomha/sandbox"
+	"github.com/gomha/gomha/sandbox/sandboxtest"
 )
 
 // TestMasterSwitchAliveSandbox runs masterha_master_switch --master_state=alive
@@ -18,17 +19,7 @@ import (
 func TestMasterSwitchAliveSandbox(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	c, err := sandbox.Up(ctx, sandbox.Options{Dir: filepath.Join(t.TempDir(), "sb"), Hosts: 3, GTID: false, BaseOctet: 170})
-	if err != nil {
-		t.Fatalf("sandbox up: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		if err := c.Down(ctx); err != nil {
-			t.Errorf("sandbox down: %v", err)
-		}
-	})
+	c := sandboxtest.Up(t, sandbox.Options{Hosts: 3, GTID: false, BaseOctet: 170})
 	dir := t.TempDir()
 	calls := filepath.Join(dir, "calls.log")
 	script := filepath.Join(dir, "online_change.sh")
