@@ -121,5 +121,8 @@ func (r *run) relayDiff(ctx context.Context, base, s *survivor, srcs []binlog.So
 		return nil, err
 	}
 	r.rep.note(phaseNewMastr, "%s lacks %d transactions after %s (relay log %s:%d of %s)", s.key, d.trxs(), from, rp.File, rp.Offset, base.key)
+	if d.sum.SkippedLeading > 0 {
+		r.rep.warn("%s: %d events of a transaction begun before %s were skipped in %s's relay log", s.key, d.sum.SkippedLeading, from, base.key)
+	}
 	return d, nil
 }

@@ -18,7 +18,13 @@ func (r *run) recoverGTID(ctx context.Context) error {
 		return r.failPhase(phaseNewMastr, fmt.Errorf("%w: %v", ErrRecoverMaster, err))
 	}
 	if nm != base {
-		if err := r.catchUp(ctx, nm, base); err != nil {
+		catchUp := r.catchUp
+		if !base.status.LogBin || !base.status.LogSlaveUpdates {
+			// base's binlog does not hold what it replicated: replicating
+			// from it would miss those events, its relay log has them.
+			catchUp = r.catchUpFromRelay
+		}
+		if err := catchUp(ctx, nm, base); err != nil {
 			return r.failPhase(phaseNewMastr, fmt.Errorf("%w: %v", ErrRecoverMaster, err))
 		}
 	}
@@ -90,6 +96,26 @@ func (r *run) catchUp(ctx context.Context, nm, base *survivor) error {
 	}
 	r.rep.note(phaseNewMastr, "%s caught up with %s (%s)", nm.key, base.key, target)
 	return nm.node.StopReplica(ctx)
+}
+
+// catchUpFromRelay applies to nm the events it lacks from base's relay
+// logs (MHA's method), for when base does not log what it replicates.
+func (r *run) catchUpFromRelay(ctx context.Context, nm, base *survivor) error {
+	srcs, sh, err := r.relayLogs(ctx, base.key, base.node)
+	if err != nil {
+		return err
+	}
+	defer sh.Close()
+	d, err := r.relayDiff(ctx, base, nm, srcs)
+	if err != nil {
+		return err
+	}
+	defer d.remove()
+	if err := r.apply(ctx, nm.key, d); err != nil {
+		return err
+	}
+	r.rep.note(phaseNewMastr, "%s caught up with %s from its relay logs (log_slave_updates is off there)", nm.key, base.key)
+	return nil
 }
 
 // salvagePhase reads the dead master's binlog tail beyond what base applied.

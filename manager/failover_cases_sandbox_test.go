@@ -21,6 +21,7 @@ type failCase struct {
 	conf       string            // extra [server default] lines
 	serverConf map[string]string // extra [serverN] lines
 	format     string            // binlog format of the sandbox
+	extraMyCnf []string          // extra mysqld options on every host
 	prepare    func(s *scenario) // after the writer started, before the fault
 	fault      func(s *scenario)
 	wantMaster string
@@ -143,9 +144,9 @@ var bigTransaction = []string{
 
 func failCases() []failCase {
 	return []failCase{
-		{name: "mysqld crash, replicas in sync", why: "the basic case",
+		{name: "mysqld crash with replicas in sync", why: "the basic case",
 			fault: func(s *scenario) { s.kill("host1") }, wantMaster: "host2", skip: []string{"host1"}},
-		{name: "host gone, one replica behind", why: "no salvage possible; host3 must get what host2 has",
+		{name: "host gone with one replica behind", why: "no salvage possible; host3 must get what host2 has",
 			prepare: func(s *scenario) { s.lag(30, "host3") },
 			fault:   func(s *scenario) { s.killHost("host1") }, wantMaster: "host2", skip: []string{"host1"},
 			check: func(s *scenario, rep *failover.Report) {
@@ -172,6 +173,10 @@ func failCases() []failCase {
 			serverConf: map[string]string{"server3": "candidate_master=1"},
 			prepare:    func(s *scenario) { s.lag(30, "host3") },
 			fault:      func(s *scenario) { s.kill("host1") }, wantMaster: "host3", skip: []string{"host1"}},
+		{name: "candidate not the latest without log_slave_updates", why: "the latest replica's binlog lacks what it replicated: catch up from its relay logs",
+			serverConf: map[string]string{"server3": "candidate_master=1"}, extraMyCnf: []string{"log_slave_updates=OFF"},
+			prepare: func(s *scenario) { s.lag(30, "host3") },
+			fault:   func(s *scenario) { s.kill("host1") }, wantMaster: "host3", skip: []string{"host1"}},
 		{name: "no_master on the latest", why: "the latest replica may not be promoted",
 			serverConf: map[string]string{"server2": "no_master=1"},
 			prepare:    func(s *scenario) { s.lag(30, "host3") },
@@ -182,6 +187,16 @@ func failCases() []failCase {
 			serverConf: map[string]string{"server3": "ignore_fail=1"},
 			fault:      func(s *scenario) { s.kill("host3"); s.kill("host1") }, wantMaster: "host2", skip: []string{"host1", "host3"}},
 		{name: "statement-based tricky statements", why: "statement events need their context to replay", format: "STATEMENT", noWriter: true,
+			prepare: func(s *scenario) {
+				s.exec("host1", trickyStatements[0])
+				for _, h := range []string{"host2", "host3"} {
+					s.exec(h, "STOP SLAVE IO_THREAD")
+				}
+				s.exec("host1", trickyStatements[1:]...)
+				s.want = map[string]string{trickyTable: s.checksum("host1", trickyTable)}
+			},
+			fault: func(s *scenario) { s.kill("host1") }, wantMaster: "latest", skip: []string{"host1"}},
+		{name: "mixed-format tricky statements", why: "MIXED logs unsafe statements as rows, the rest as statements", format: "MIXED", noWriter: true,
 			prepare: func(s *scenario) {
 				s.exec("host1", trickyStatements[0])
 				for _, h := range []string{"host2", "host3"} {
@@ -217,7 +232,7 @@ func TestFailoverScenariosSandbox(t *testing.T) {
 }
 
 func runFailCase(t *testing.T, gtid bool, fc failCase) {
-	s := newScenarioConf(t, gtid, fc.conf, fc.serverConf, func(o *sandbox.Options) { o.BinlogFormat = fc.format })
+	s := newScenarioConf(t, gtid, fc.conf, fc.serverConf, func(o *sandbox.Options) { o.BinlogFormat, o.ExtraMyCnf = fc.format, fc.extraMyCnf })
 	if !fc.noWriter {
 		s.startWriter(50)
 	}
@@ -241,6 +256,11 @@ func runFailCase(t *testing.T, gtid bool, fc failCase) {
 	}
 	if err != nil {
 		t.Fatalf("%s: failover: %v", fc.why, err)
+	}
+	for _, p := range rep.Phases {
+		if p.Error != "" {
+			t.Errorf("%s: phase %q failed: %s", fc.why, p.Name, p.Error)
+		}
 	}
 	s.verify(want, fc.skip...)
 	for table, sum := range s.want {

@@ -63,6 +63,10 @@ func (o Options) withDefaults() (Options, error) {
 		return o, fmt.Errorf("sandbox options: absolute path of %q: %w", o.Dir, err)
 	}
 	o.Dir = dir
+	if strings.ContainsAny(dir, ",\n") {
+		// master_binlog_dir is a comma-separated list in MHA's format.
+		return o, fmt.Errorf("sandbox options: Dir %q must not contain a comma", dir)
+	}
 	if o.Hosts < 2 {
 		return o, fmt.Errorf("sandbox options: Hosts=%d, need at least 2", o.Hosts)
 	}
