@@ -124,6 +124,7 @@ func replicaFromRow(m map[string]string) *topology.Replica {
 		MasterUser:         col(m, "Master_User", "Source_User"),
 		IORunning:          col(m, "Slave_IO_Running", "Replica_IO_Running"),
 		SQLRunning:         col(m, "Slave_SQL_Running", "Replica_SQL_Running") == "Yes",
+		SQLState:           col(m, "Slave_SQL_Running_State", "Replica_SQL_Running_State"),
 		MasterLogFile:      col(m, "Master_Log_File", "Source_Log_File"),
 		ReadMasterLogPos:   atoi64(col(m, "Read_Master_Log_Pos", "Read_Source_Log_Pos")),
 		RelayLogFile:       m["Relay_Log_File"],

@@ -152,14 +152,25 @@ func firstWords(q string) string {
 	return strings.Join(f, " ")
 }
 
-// queryMaps runs a query and returns its rows as column-name -> value maps
-// (NULL as absent), so SHOW ... STATUS output of any version can be read.
+// queryMaps runs a query with the session's deadline and returns its rows
+// as column-name -> value maps, so SHOW ... STATUS output of any version can
+// be read.
 func (s *Session) queryMaps(ctx context.Context, query string) ([]map[string]string, error) {
 	qctx, cancel := s.queryCtx(ctx)
 	defer cancel()
-	rows, err := s.db.QueryContext(qctx, query)
+	rows, err := QueryMaps(qctx, s.db, query)
 	if err != nil {
 		return nil, fmt.Errorf("%s on %s: %w", firstWords(query), s.key, err)
+	}
+	return rows, nil
+}
+
+// QueryMaps runs a query and returns its rows as column-name -> value maps;
+// a NULL is absent from its map (so it reads as "").
+func QueryMaps(ctx context.Context, db *sql.DB, query string, args ...any) ([]map[string]string, error) {
+	rows, err := db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
 	}
 	defer rows.Close()
 	cols, err := rows.Columns()
@@ -174,7 +185,7 @@ func (s *Session) queryMaps(ctx context.Context, query string) ([]map[string]str
 			ptrs[i] = &vals[i]
 		}
 		if err := rows.Scan(ptrs...); err != nil {
-			return nil, fmt.Errorf("%s on %s: %w", firstWords(query), s.key, err)
+			return nil, err
 		}
 		m := make(map[string]string, len(cols))
 		for i, c := range cols {
@@ -184,10 +195,7 @@ func (s *Session) queryMaps(ctx context.Context, query string) ([]map[string]str
 		}
 		out = append(out, m)
 	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("%s on %s: %w", firstWords(query), s.key, err)
-	}
-	return out, nil
+	return out, rows.Err()
 }
 
 func atoi64(s string) int64 {

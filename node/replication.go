@@ -112,7 +112,8 @@ func (s *Session) ChangeMaster(ctx context.Context, cm topology.ChangeMaster) er
 // transaction the IO thread received (the IO thread should be stopped), and
 // returns the status read at that moment. A transaction cut off at the end
 // of the relay log is never applied: the SQL thread then reports it has read
-// all the relay log, which also ends the wait.
+// all the relay log (MariaDB and MySQL both say so in its state), which also
+// ends the wait.
 func (s *Session) WaitRelayApplied(ctx context.Context, timeout time.Duration) (*topology.Status, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
@@ -126,7 +127,8 @@ func (s *Session) WaitRelayApplied(ctx context.Context, timeout time.Duration) (
 			return st, nil
 		}
 		caught := r.RelayMasterLogFile == r.MasterLogFile && r.ExecMasterLogPos == r.ReadMasterLogPos
-		if caught || (s.sqlIdle(ctx) && r.IORunning != "Yes") {
+		idle := strings.Contains(strings.ToLower(r.SQLState), "read all relay log")
+		if caught || (idle && r.IORunning != "Yes") {
 			return st, nil
 		}
 		select {
@@ -136,17 +138,6 @@ func (s *Session) WaitRelayApplied(ctx context.Context, timeout time.Duration) (
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
-}
-
-// sqlIdle reports whether the SQL thread says it has read all its relay
-// log (MariaDB and MySQL both say so in the thread state).
-func (s *Session) sqlIdle(ctx context.Context) bool {
-	rows, err := s.queryMaps(ctx, "/* gomha */ "+s.terms().showReplicaStatus)
-	if err != nil || len(rows) == 0 {
-		return false
-	}
-	state := col(rows[0], "Slave_SQL_Running_State", "Replica_SQL_Running_State")
-	return strings.Contains(strings.ToLower(state), "read all relay log")
 }
 
 // WaitGTID waits until the server has applied pos (MariaDB GTID position or

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"github.com/gomha/gomha/node"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -36,34 +37,9 @@ func masterStatus(ctx context.Context, db *sql.DB) (binlogPos, error) {
 	return p, nil
 }
 
-// queryMaps runs a query and returns its rows as column->text maps (NULL as "").
+// queryMaps is node.QueryMaps: rows as column -> text maps.
 func queryMaps(ctx context.Context, db *sql.DB, q string, args ...any) ([]map[string]string, error) {
-	rows, err := db.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	cols, err := rows.Columns()
-	if err != nil {
-		return nil, err
-	}
-	var out []map[string]string
-	for rows.Next() {
-		vals := make([]sql.RawBytes, len(cols))
-		ptrs := make([]any, len(cols))
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
-		if err := rows.Scan(ptrs...); err != nil {
-			return nil, err
-		}
-		m := make(map[string]string, len(cols))
-		for i, c := range cols {
-			m[c] = string(vals[i])
-		}
-		out = append(out, m)
-	}
-	return out, rows.Err()
+	return node.QueryMaps(ctx, db, q, args...)
 }
 
 // setupReplication points every other host at host1, waits until both

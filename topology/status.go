@@ -92,6 +92,7 @@ type Replica struct {
 
 	IORunning  string // "Yes", "No", "Connecting"
 	SQLRunning bool
+	SQLState   string // Slave_SQL_Running_State, e.g. "Slave has read all relay log; ..."
 
 	MasterLogFile       string // what the IO thread has read up to
 	ReadMasterLogPos    int64
