@@ -82,11 +82,10 @@ func (r *run) relayDiffs(ctx context.Context, base *survivor) (map[topology.Key]
 	if len(behind) == 0 {
 		return out, nil
 	}
-	srcs, sh, err := r.relayLogs(ctx, base.key, base.node)
+	srcs, err := r.relayLogs(ctx, base.key, base.node)
 	if err != nil {
 		return out, err
 	}
-	defer sh.Close()
 	var mu sync.Mutex
 	var firstErr error
 	var wg sync.WaitGroup

@@ -59,8 +59,8 @@ func (r *run) oldestExecFile() string {
 	return oldest
 }
 
-// copyBinlogs runs one remote command that frames each binlog from first
-// on as "<name> <size>\n<bytes>", and writes them under dir.
+// copyBinlogs copies, with one remote command, every binlog from first on
+// (in numeric order) into dir.
 func copyBinlogs(ctx context.Context, sh Shell, dirs []string, first, dir string) ([]string, error) {
 	base, _, err := topology.SplitBinlogName(first)
 	if err != nil {
@@ -73,13 +73,22 @@ func copyBinlogs(ctx context.Context, sh Shell, dirs []string, first, dir string
 	script := "for d in " + strings.Join(q, " ") + "; do [ -f \"$d\"/" + shellQuote(first) + " ] || continue; cd \"$d\" || exit 4; on=0; " +
 		"for f in $(ls -1v -- " + shellQuote(base) + ".[0-9]*); do [ \"$f\" = " + shellQuote(first) + " ] && on=1; [ $on = 1 ] || continue; " +
 		"s=$(wc -c < \"$f\") || exit 5; printf '%s %s\\n' \"$f\" \"$s\"; head -c \"$s\" \"$f\" || exit 5; done; exit 0; done; exit 3"
+	files, err := streamFrames(ctx, sh, script, filepath.Join(dir, "dead-master-binlogs"))
+	if err == nil && len(files) == 0 {
+		err = fmt.Errorf("%s not found in master_binlog_dir %s", first, strings.Join(dirs, ","))
+	}
+	return files, err
+}
+
+// streamFrames runs a remote command that writes files framed as
+// "<name> <size>\n<bytes>" and stores them under dest.
+func streamFrames(ctx context.Context, sh Shell, script, dest string) ([]string, error) {
 	rc, err := sh.Stream(ctx, script)
 	if err != nil {
 		return nil, err
 	}
 	defer rc.Close()
-	out := filepath.Join(dir, "dead-master-binlogs")
-	if err := os.MkdirAll(out, 0o700); err != nil {
+	if err := os.MkdirAll(dest, 0o700); err != nil {
 		return nil, err
 	}
 	br := bufio.NewReaderSize(rc, 1<<20)
@@ -87,26 +96,22 @@ func copyBinlogs(ctx context.Context, sh Shell, dirs []string, first, dir string
 	for {
 		line, err := br.ReadString('\n')
 		if errors.Is(err, io.EOF) && line == "" {
-			break
+			return files, nil
 		}
 		if err != nil {
-			return files, fmt.Errorf("read binlogs from %s: %w", strings.Join(dirs, ","), err)
+			return files, fmt.Errorf("copy files: %w", err)
 		}
 		name, size, ok := strings.Cut(strings.TrimSpace(line), " ")
 		n, perr := strconv.ParseInt(size, 10, 64)
-		if !ok || perr != nil || strings.ContainsAny(name, "/\x00") {
-			return files, fmt.Errorf("read binlogs: unexpected frame %q", line)
+		if !ok || perr != nil || name == "" || strings.ContainsAny(name, "/\x00") {
+			return files, fmt.Errorf("copy files: unexpected frame %q", line)
 		}
-		p := filepath.Join(out, name)
+		p := filepath.Join(dest, name)
 		if err := copyN(p, br, n); err != nil {
 			return files, err
 		}
 		files = append(files, p)
 	}
-	if len(files) == 0 {
-		return nil, fmt.Errorf("%s not found in master_binlog_dir %s", first, strings.Join(dirs, ","))
-	}
-	return files, nil
 }
 
 func copyN(path string, r io.Reader, n int64) error {

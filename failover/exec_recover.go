@@ -101,11 +101,10 @@ func (r *run) catchUp(ctx context.Context, nm, base *survivor) error {
 // catchUpFromRelay applies to nm the events it lacks from base's relay
 // logs (MHA's method), for when base does not log what it replicates.
 func (r *run) catchUpFromRelay(ctx context.Context, nm, base *survivor) error {
-	srcs, sh, err := r.relayLogs(ctx, base.key, base.node)
+	srcs, err := r.relayLogs(ctx, base.key, base.node)
 	if err != nil {
 		return err
 	}
-	defer sh.Close()
 	d, err := r.relayDiff(ctx, base, nm, srcs)
 	if err != nil {
 		return err

@@ -162,10 +162,10 @@ func (r *run) fence(ctx context.Context) error {
 			}
 		}()
 	}
-	sshCh := make(chan bool, 1)
-	go func() { sshCh <- r.sshReachable(ctx) }()
-	r.readOnlyOldMaster(ctx)
-	r.ssh = <-sshCh
+	// Best effort, bounded to a second; it runs beside the IO thread stops
+	// and the SSH check instead of before them.
+	wg.Go(func() { r.readOnlyOldMaster(ctx) })
+	r.ssh = r.sshReachable(ctx)
 	if err := r.runFenceHooks(ctx); err != nil {
 		wg.Wait()
 		r.rep.endPhase(phaseFence, err)
@@ -293,14 +293,10 @@ func (r *run) decide() error {
 
 func (r *run) reportHook(ctx context.Context) {
 	var slaves []topology.Key
-	for _, e := range r.rep.Replicas {
-		if e.Role == "replica" {
-			if n := r.snap; n != nil {
-				for _, k := range r.order {
-					if k.String() == e.Server {
-						slaves = append(slaves, k)
-					}
-				}
+	for _, k := range r.order {
+		for _, e := range r.rep.Replicas {
+			if e.Role == "replica" && e.Server == k.String() {
+				slaves = append(slaves, k)
 			}
 		}
 	}

@@ -3,9 +3,9 @@ package failover
 import (
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"path"
+	"path/filepath"
 	"strings"
 
 	"github.com/gomha/gomha/binlog"
@@ -80,44 +80,36 @@ func (r *run) extract(ctx context.Context, pattern string, srcs []binlog.Source,
 	return &extracted{path: f.Name(), sum: sum}, nil
 }
 
-// relayLogs lists a replica's relay logs (from its relay log index) as
-// sources streamed over SSH.
-func (r *run) relayLogs(ctx context.Context, key topology.Key, n Node) ([]binlog.Source, Shell, error) {
+// relayLogs copies a replica's relay logs (those its relay log index
+// lists) into the work directory with one remote command, so that finding
+// positions and extracting differences for every survivor read local files
+// instead of streaming each relay log over SSH again for every survivor.
+func (r *run) relayLogs(ctx context.Context, key topology.Key, n Node) ([]binlog.Source, error) {
 	index, err := n.Var(ctx, "relay_log_index")
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if !path.IsAbs(index) {
 		dd, err := n.Var(ctx, "datadir")
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		index = path.Join(dd, index)
 	}
 	sh, err := r.env.Shell(ctx, key)
 	if err != nil {
-		return nil, nil, fmt.Errorf("ssh to %s: %w", key, err)
+		return nil, fmt.Errorf("ssh to %s: %w", key, err)
 	}
-	out, _, err := sh.Run(ctx, "cat "+shellQuote(index))
+	defer sh.Close()
+	// One remote command reads the index and sends every relay log it lists
+	// (relative names are relative to the index's directory).
+	script := "cd " + shellQuote(path.Dir(index)) + " || exit 4; while IFS= read -r f; do [ -n \"$f\" ] || continue; " +
+		"s=$(wc -c < \"$f\") || exit 5; printf '%s %s\\n' \"${f##*/}\" \"$s\"; head -c \"$s\" \"$f\" || exit 5; done < " + shellQuote(index)
+	files, err := streamFrames(ctx, sh, script, filepath.Join(r.opts.WorkDir, fmt.Sprintf("relay-%s_%d", key.Host, key.Port)))
 	if err != nil {
-		sh.Close()
-		return nil, nil, fmt.Errorf("read relay log index %s on %s: %w", index, key, err)
+		return nil, fmt.Errorf("copy relay logs of %s (index %s): %w", key, index, err)
 	}
-	var srcs []binlog.Source
-	for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
-		l = strings.TrimSpace(l)
-		if l == "" {
-			continue
-		}
-		p := l
-		if !path.IsAbs(p) {
-			p = path.Join(path.Dir(index), p)
-		}
-		srcs = append(srcs, binlog.Source{Name: path.Base(p), Path: p, Open: func(ctx context.Context) (io.ReadCloser, error) {
-			return sh.Stream(ctx, "cat "+shellQuote(p))
-		}})
-	}
-	return srcs, sh, nil
+	return binlog.FileSources(files...), nil
 }
 
 // shellQuote single-quotes s for a POSIX shell.
