@@ -142,6 +142,21 @@ var bigTransaction = []string{
 	"INSERT INTO gomha_test.big SELECT seq, MD5(seq) FROM gomha_test.seq_1_to_10000",
 }
 
+// trickyCase salvages trickyStatements, written in the given binlog format
+// while no replica receives anything, and compares the table's checksum.
+func trickyCase(name, why, format string) failCase {
+	return failCase{name: name, why: why, format: format, noWriter: true,
+		prepare: func(s *scenario) {
+			s.exec("host1", trickyStatements[0])
+			for _, h := range []string{"host2", "host3"} {
+				s.exec(h, "STOP SLAVE IO_THREAD")
+			}
+			s.exec("host1", trickyStatements[1:]...)
+			s.want = map[string]string{trickyTable: s.checksum("host1", trickyTable)}
+		},
+		fault: func(s *scenario) { s.kill("host1") }, wantMaster: "latest", skip: []string{"host1"}}
+}
+
 func failCases() []failCase {
 	return []failCase{
 		{name: "mysqld crash with replicas in sync", why: "the basic case",
@@ -186,26 +201,8 @@ func failCases() []failCase {
 		{name: "replica down with ignore_fail", why: "ignore_fail lets the failover leave it out",
 			serverConf: map[string]string{"server3": "ignore_fail=1"},
 			fault:      func(s *scenario) { s.kill("host3"); s.kill("host1") }, wantMaster: "host2", skip: []string{"host1", "host3"}},
-		{name: "statement-based tricky statements", why: "statement events need their context to replay", format: "STATEMENT", noWriter: true,
-			prepare: func(s *scenario) {
-				s.exec("host1", trickyStatements[0])
-				for _, h := range []string{"host2", "host3"} {
-					s.exec(h, "STOP SLAVE IO_THREAD")
-				}
-				s.exec("host1", trickyStatements[1:]...)
-				s.want = map[string]string{trickyTable: s.checksum("host1", trickyTable)}
-			},
-			fault: func(s *scenario) { s.kill("host1") }, wantMaster: "latest", skip: []string{"host1"}},
-		{name: "mixed-format tricky statements", why: "MIXED logs unsafe statements as rows, the rest as statements", format: "MIXED", noWriter: true,
-			prepare: func(s *scenario) {
-				s.exec("host1", trickyStatements[0])
-				for _, h := range []string{"host2", "host3"} {
-					s.exec(h, "STOP SLAVE IO_THREAD")
-				}
-				s.exec("host1", trickyStatements[1:]...)
-				s.want = map[string]string{trickyTable: s.checksum("host1", trickyTable)}
-			},
-			fault: func(s *scenario) { s.kill("host1") }, wantMaster: "latest", skip: []string{"host1"}},
+		trickyCase("statement-based tricky statements", "statement events need their context to replay", "STATEMENT"),
+		trickyCase("mixed-format tricky statements", "MIXED logs unsafe statements as rows, the rest as statements", "MIXED"),
 		{name: "10000-row transaction", why: "a big transaction salvaged and replayed whole", noWriter: true,
 			prepare: func(s *scenario) {
 				for _, h := range []string{"host2", "host3"} {
