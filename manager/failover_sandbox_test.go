@@ -22,6 +22,7 @@ type scenario struct {
 	c    *sandbox.Cluster
 	cfg  *config.Config
 	w    *sandbox.Writer
+	more []*sandbox.Writer // further writers on other tables (multi-table load)
 	want map[string]string // table -> checksum the new master must have
 }
 
@@ -115,9 +116,11 @@ func (s *scenario) verify(newMaster string, skip ...string) {
 			s.t.Fatalf("writer did not resume on the new master: %v", err)
 		}
 	}
-	var rep sandbox.WriterReport
+	var reps []sandbox.WriterReport
 	if s.w != nil {
-		rep = s.w.Stop() // VerifyReplicas needs a quiet master
+		for _, w := range append([]*sandbox.Writer{s.w}, s.more...) {
+			reps = append(reps, w.Stop()) // VerifyReplicas needs a quiet master
+		}
 	}
 	got, err := s.c.CurrentMaster(ctx)
 	if err != nil {
@@ -132,15 +135,17 @@ func (s *scenario) verify(newMaster string, skip ...string) {
 	if s.w == nil {
 		return
 	}
-	for _, h := range s.c.Hosts {
-		if contains(skip, h.Name) {
-			continue
+	for _, rep := range reps {
+		for _, h := range s.c.Hosts {
+			if contains(skip, h.Name) {
+				continue
+			}
+			if err := s.c.VerifyAcked(ctx, h.Name, rep.Table, rep.Acked); err != nil {
+				s.t.Fatalf("acknowledged writes lost on %s: %v", h.Name, err)
+			}
 		}
-		if err := s.c.VerifyAcked(ctx, h.Name, rep.Table, rep.Acked); err != nil {
-			s.t.Fatalf("acknowledged writes lost on %s: %v", h.Name, err)
-		}
+		s.t.Logf("writer %s: %d acked, write downtime %s", rep.Table, len(rep.Acked), rep.Downtime)
 	}
-	s.t.Logf("writer: %d acked, write downtime %s", len(rep.Acked), rep.Downtime)
 }
 
 func contains(xs []string, x string) bool {
