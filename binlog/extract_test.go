@@ -188,6 +188,8 @@ func TestExtractCut(t *testing.T) {
 			all[:slices.Index(all, "0-231-7")+1], "", "stop at a transaction end"},
 		{"until mid-transaction", -1, ExtractOptions{Until: Pos{File: "mysql-bin.000001", Offset: 1930}},
 			all[:slices.Index(all, "0-231-7")+1], "", "never write a transaction ending past the limit"},
+		{"until before the first transaction", -1, ExtractOptions{Until: Pos{File: "mysql-bin.000001", Offset: 400}},
+			nil, "", "nothing to write: still a valid binlog, the header alone"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -71,6 +71,21 @@ func NewScanner(r io.Reader, opts ScanOptions) *Scanner {
 	return &Scanner{r: bufio.NewReaderSize(r, opts.BufferSize), opts: opts, alg: ChecksumUndef}
 }
 
+// NewScannerAt returns a Scanner reading r, which is positioned at file
+// offset off of a binlog whose FORMAT_DESCRIPTION event, read beforehand,
+// is fde: no magic is expected there, events keep their true file offsets
+// and checksums follow fde's algorithm; FirstFDE returns fde, and so does
+// FDE until another one is read. It resumes in the middle of a file after
+// its header.
+func NewScannerAt(r io.Reader, off int64, fde *FormatDescription, opts ScanOptions) *Scanner {
+	s := NewScanner(r, opts)
+	s.off, s.header = off, true
+	if fde != nil {
+		s.fde, s.first, s.alg = fde, fde, fde.Checksum
+	}
+	return s
+}
+
 func (s *Scanner) fail(err error) bool {
 	s.err = err
 	s.done = true

@@ -39,6 +39,9 @@ func (s Source) name() string {
 	return filepath.Base(s.Path)
 }
 
+// local reports whether s is a local file, which can be read at any offset.
+func (s Source) local() bool { return s.Open == nil && s.Path != "" }
+
 func (s Source) open(ctx context.Context) (io.ReadCloser, error) {
 	if s.Open != nil {
 		rc, err := s.Open(ctx)
