@@ -37,45 +37,96 @@ type ApplyOptions struct {
 	TempDir string
 	// ConnectTimeout of the client; default 10s.
 	ConnectTimeout time.Duration
+	// Timeout bounds the whole Apply call, all files included; 0: only ctx
+	// bounds it. When it expires (or ctx is done) both tools are killed and
+	// Apply returns an *ApplyError saying so. The server ends the session
+	// once it notices the client gone; a long statement may run on until
+	// then: KILL the OnSession id to be sure.
+	Timeout time.Duration
+	// LockWaitTimeout is set as the client session's lock_wait_timeout and
+	// innodb_lock_wait_timeout before any event, so that a lock held by
+	// another session fails the apply with ErrLockWait instead of making it
+	// wait for the server's default (one day). Default 10s; rounded up to
+	// whole seconds.
+	LockWaitTimeout time.Duration
+	// OnSession, if set, gets the connection id of the client session that
+	// applies each file, once per file, as soon as it is known and before
+	// the file's events are sent: the caller can watch that session (and
+	// kill sessions that block it). It runs on a goroutine of its own and
+	// Apply waits for it to return (or for ctx) before sending the events,
+	// so it should start its watch and return.
+	OnSession func(connID uint64)
+	// Progress, if set, is called at most every 2 seconds while a file
+	// streams, and once when a file whose tools started ends (applied or
+	// not). done is the file offset up to which events were handed to the
+	// client (it may still be executing them), total the file's size; done
+	// == total once a file is applied. Calls never overlap.
+	Progress func(file string, done, total int64)
 	// Logger gets one line per file applied; nil: discard.
 	Logger *slog.Logger
 }
 
-// ErrApply: the client or mariadb-binlog failed while applying a file.
+// ErrApply: the client or mariadb-binlog failed while applying a file
+// (as opposed to Apply being stopped by ctx or ApplyOptions.Timeout).
 var ErrApply = errors.New("apply binlog failed")
 
+// ErrLockWait: the client failed with error 1205 (lock wait timeout, metadata
+// locks included) after ApplyOptions.LockWaitTimeout. The caller can kill the
+// sessions that block the target and apply again.
+var ErrLockWait = errors.New("lock wait timeout while applying binlog")
+
 // Apply turns each binlog file into SQL with the local mariadb-binlog and
-// pipes it into the local mariadb client (--binary-mode) connected to t,
-// one file after the other, stopping at the first failure. The connection
-// settings, password included, go into a 0600 option file given with
-// --defaults-extra-file and removed afterwards: no password on a command line.
-// The error names the target, the file and the client's message.
+// streams it into the local mariadb client (--binary-mode, --batch,
+// --skip-reconnect) connected to t, one file after the other, stopping at
+// the first failure. Before a file's events, the client session sets its
+// lock wait timeouts and reports its connection id (ApplyOptions.OnSession).
+// The connection settings, password included, go into a 0600 option file
+// given with --defaults-extra-file and removed as soon as the client has
+// connected (or failed to): no password on a command line, nor left on disk
+// should the manager die while a file is applied.
+//
+// Both tools of a file run in a process group of their own that is killed
+// as a whole when ctx is done or ApplyOptions.Timeout expires; on Linux
+// they are also killed if the calling process dies. A failure or a stop
+// while applying a file is an *ApplyError naming the target, the file, how
+// far it got and the tool's message, never the password.
 func Apply(ctx context.Context, t Target, files []string, opts ApplyOptions) error {
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	binlogBin, err := findTool(opts.BinDir, "mariadb-binlog", "mysqlbinlog")
+	if opts.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeoutCause(ctx, opts.Timeout, fmt.Errorf("apply timeout %s expired", opts.Timeout))
+		defer cancel()
+	}
+	tools, err := findTools(opts)
 	if err != nil {
 		return fmt.Errorf("apply binlogs to %s: %w", t, err)
 	}
-	clientBin, err := findTool(opts.BinDir, "mariadb", "mysql")
-	if err != nil {
-		return fmt.Errorf("apply binlogs to %s: %w", t, err)
-	}
-	cnf, err := writeClientOptions(t, opts)
-	if err != nil {
-		return fmt.Errorf("apply binlogs to %s: %w", t, err)
-	}
-	defer func() { _ = os.Remove(cnf) }()
 	for _, f := range files {
 		start := time.Now()
-		if err := applyFile(ctx, binlogBin, clientBin, cnf, t, f, opts); err != nil {
+		if err := applyFile(ctx, tools, t, f, opts); err != nil {
 			return err
 		}
 		log.Info("applied binlog", "target", t.String(), "file", f, "duration", time.Since(start))
 	}
 	return nil
+}
+
+// applyTools are the local programs.
+type applyTools struct{ binlog, client string }
+
+func findTools(opts ApplyOptions) (applyTools, error) {
+	binlogBin, err := findTool(opts.BinDir, "mariadb-binlog", "mysqlbinlog")
+	if err != nil {
+		return applyTools{}, err
+	}
+	clientBin, err := findTool(opts.BinDir, "mariadb", "mysql")
+	if err != nil {
+		return applyTools{}, err
+	}
+	return applyTools{binlog: binlogBin, client: clientBin}, nil
 }
 
 func findTool(dir string, names ...string) (string, error) {
@@ -107,7 +158,7 @@ func writeClientOptions(t Target, opts ApplyOptions) (string, error) {
 	var b strings.Builder
 	b.WriteString("[client]\n")
 	fmt.Fprintf(&b, "host=%s\nport=%d\nuser=%s\npassword=%s\n", quoteOption(t.Host), t.Port, quoteOption(t.User), quoteOption(t.Password))
-	fmt.Fprintf(&b, "protocol=TCP\nconnect-timeout=%d\n", int(timeout.Seconds()+0.5))
+	fmt.Fprintf(&b, "protocol=TCP\nconnect-timeout=%d\n", max(1, int(timeout.Seconds()+0.5)))
 	_, werr := f.WriteString(b.String())
 	cerr := f.Close()
 	if err := errors.Join(werr, cerr); err != nil {
@@ -121,48 +172,6 @@ func writeClientOptions(t Target, opts ApplyOptions) (string, error) {
 func quoteOption(s string) string {
 	r := strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`, "\r", `\r`, "\t", `\t`)
 	return `"` + r.Replace(s) + `"`
-}
-
-// applyFile runs mariadb-binlog FILE | mariadb for one file.
-func applyFile(ctx context.Context, binlogBin, clientBin, cnf string, t Target, file string, opts ApplyOptions) error {
-	args := []string{"--no-defaults"}
-	if opts.DisableLogBin {
-		args = append(args, "--disable-log-bin")
-	}
-	dump := exec.CommandContext(ctx, binlogBin, append(args, file)...)
-	client := exec.CommandContext(ctx, clientBin, "--defaults-extra-file="+cnf,
-		"--binary-mode", "--batch", "--max-allowed-packet=1G")
-	var dumpErr, clientOut limitedBuffer
-	dump.Stderr = &dumpErr
-	client.Stdout, client.Stderr = &clientOut, &clientOut
-	pipe, err := dump.StdoutPipe()
-	if err != nil {
-		return fmt.Errorf("apply %s to %s: %w", file, t, err)
-	}
-	client.Stdin = pipe
-	if err := dump.Start(); err != nil {
-		return fmt.Errorf("apply %s to %s: start %s: %w", file, t, binlogBin, err)
-	}
-	if err := client.Start(); err != nil {
-		_ = dump.Process.Kill()
-		_ = dump.Wait()
-		return fmt.Errorf("apply %s to %s: start %s: %w", file, t, clientBin, err)
-	}
-	clientErr := client.Wait()
-	if clientErr != nil {
-		// The reader is gone: make sure mariadb-binlog does not block.
-		_ = dump.Process.Kill()
-	}
-	dumpWaitErr := dump.Wait()
-	switch {
-	case clientErr != nil:
-		return fmt.Errorf("apply %s to %s: %s: %s: %w", file, t, filepath.Base(clientBin),
-			scrub(clientOut.String(), t.Password), errors.Join(ErrApply, clientErr))
-	case dumpWaitErr != nil:
-		return fmt.Errorf("apply %s to %s: %s: %s: %w", file, t, filepath.Base(binlogBin),
-			scrub(dumpErr.String(), t.Password), errors.Join(ErrApply, dumpWaitErr))
-	}
-	return nil
 }
 
 // scrub trims a tool's message and blanks the password should it appear.

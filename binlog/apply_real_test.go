@@ -3,6 +3,7 @@ package binlog
 import (
 	"context"
 	"crypto/md5"
+	"database/sql"
 	"errors"
 	"fmt"
 	"os"
@@ -10,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -91,7 +93,9 @@ func (s *realServer) mustQuery(t *testing.T, q string) string {
 	return out
 }
 
-func (s *realServer) target() Target {
+func (s *realServer) target() Target { return realTarget() }
+
+func realTarget() Target {
 	return Target{Host: realIP, Port: 3306, User: "gomha", Password: realPassword}
 }
 
@@ -205,4 +209,182 @@ func TestApplyReal(t *testing.T) {
 	if err := Apply(ctx, bad, []string{tail}, ApplyOptions{TempDir: dir}); err == nil || !strings.Contains(err.Error(), "1045") {
 		t.Errorf("wrong password: err %v, want access denied (1045)", err)
 	}
+}
+
+// TestApplyRealLimits: on one mariadbd, the cases that keep Apply bounded,
+// killable and observable during a failover, mostly against a target where
+// another session locks the table the binlog writes to.
+func TestApplyRealLimits(t *testing.T) {
+	s := startRealServer(t)
+	c := &limitsCase{s: s, file: s.limitsBinlog(t), db: s.rootDB(t)}
+	fi, err := os.Stat(c.file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.size = fi.Size()
+	c.base = ApplyOptions{TempDir: t.TempDir(), DisableLogBin: true}
+	t.Run("deadline kills a blocked apply", c.deadline)
+	t.Run("lock wait fails with ErrLockWait, then the retry applies", c.lockWait)
+	t.Run("killed session fails the apply", c.killedSession)
+	t.Run("tools die with the manager", c.managerDies)
+}
+
+// limitsCase is what TestApplyRealLimits' cases share: the server, a root
+// connection pool for the blocking sessions, the binlog and base options.
+type limitsCase struct {
+	s    *realServer
+	db   *sql.DB
+	file string
+	size int64
+	base ApplyOptions
+}
+
+// deadline: a locked target must not hold a failover past its deadline,
+// nor may a tool outlive Apply; OnSession's id is the session that waits,
+// Progress reports the stall, and no transaction goes through half.
+func (c *limitsCase) deadline(t *testing.T) {
+	unlock := lockTable(t, c.db, "WRITE")
+	defer unlock()
+	opts := c.base
+	opts.Timeout, opts.LockWaitTimeout = 3*time.Second, time.Minute
+	sessions := make(chan uint64, 2)
+	opts.OnSession = func(id uint64) { sessions <- id }
+	var progress []int64 // Apply's calls never overlap
+	opts.Progress = func(f string, done, total int64) {
+		if f == c.file && total == c.size && done < total {
+			progress = append(progress, done)
+		}
+	}
+	start := time.Now()
+	errc := make(chan error, 1)
+	go func() { errc <- Apply(context.Background(), c.s.target(), []string{c.file}, opts) }()
+	var id uint64
+	select {
+	case id = <-sessions:
+	case err := <-errc:
+		t.Fatalf("Apply returned before OnSession: %v", err)
+	}
+	waitBlocked(t, c.db, id)
+	kids := waitChildren(t, os.Getpid())
+	err := <-errc
+	if late := time.Since(start) - opts.Timeout; late > 1500*time.Millisecond {
+		t.Errorf("Apply returned %s after its deadline", late)
+	}
+	var ae *ApplyError
+	if !errors.As(err, &ae) || !errors.Is(err, context.DeadlineExceeded) || errors.Is(err, ErrApply) {
+		t.Fatalf("err %v: want an *ApplyError for the deadline, not ErrApply", err)
+	}
+	if ae.File != c.file || ae.Size != c.size || ae.Offset <= 0 || ae.Offset >= ae.Size ||
+		!strings.Contains(err.Error(), "apply timeout 3s expired") {
+		t.Errorf("err %v: want the file, the timeout and how far", err)
+	}
+	waitGone(t, kids, 0)
+	t.Logf("after %s: %v (progress %v, tools %v)", time.Since(start), err, progress, kids)
+	if len(progress) != 2 { // one tick at 2 s, one at the end
+		t.Errorf("progress calls %v, want one while blocked and one at the end", progress)
+	}
+	unlock()
+	waitSessionGone(t, c.db, id)
+	if got := c.s.limitsRows(t); got != "0 0" {
+		t.Errorf("rows %s after the stop, want none: a transaction went through half", got)
+	}
+}
+
+// lockWait: a read lock (LOCK TABLES ... READ, FLUSH TABLES WITH READ
+// LOCK) must fail the apply after LockWaitTimeout with ErrLockWait, not
+// after the server's default of a day: the caller kills the blocker and
+// retries, and the retry applies the whole file.
+func (c *limitsCase) lockWait(t *testing.T) {
+	unlock := lockTable(t, c.db, "READ")
+	defer unlock()
+	opts := c.base
+	opts.Timeout, opts.LockWaitTimeout = time.Minute, time.Second
+	start := time.Now()
+	err := Apply(context.Background(), c.s.target(), []string{c.file}, opts)
+	if took := time.Since(start); took < time.Second || took > 5*time.Second {
+		t.Errorf("Apply failed after %s, want about LockWaitTimeout (1s)", took)
+	}
+	var ae *ApplyError
+	if !errors.Is(err, ErrLockWait) || !errors.Is(err, ErrApply) || !errors.As(err, &ae) {
+		t.Fatalf("err %v: want ErrLockWait and ErrApply", err)
+	}
+	if ae.Code != 1205 || ae.Tool != "mariadb" || ae.File != c.file || ae.Target != realIP+":3306" ||
+		!strings.Contains(ae.Message, "ERROR 1205") || strings.Contains(err.Error(), realPassword) {
+		t.Errorf("err %#v", ae)
+	}
+	unlock()
+	var sessions, final atomic.Int64
+	opts.OnSession = func(uint64) { sessions.Add(1) }
+	opts.Progress = func(f string, done, total int64) {
+		if f == c.file && done == c.size && total == c.size {
+			final.Add(1)
+		}
+	}
+	if err := Apply(context.Background(), c.s.target(), []string{c.file}, opts); err != nil {
+		t.Fatalf("retry: %v", err)
+	}
+	if got := c.s.limitsRows(t); got != wantLimitsRows {
+		t.Errorf("rows %s after the retry, want %s", got, wantLimitsRows)
+	}
+	if sessions.Load() != 1 || final.Load() != 1 {
+		t.Errorf("OnSession called %d times, Progress(done == total) %d times: want once each", sessions.Load(), final.Load())
+	}
+	c.s.mustQuery(t, "DELETE FROM limits.t; DELETE FROM limits.big")
+}
+
+// killedSession: a killed apply session must fail the apply; a client
+// that reconnected would go on mid-transaction in a new session, without
+// the session's settings (--skip-reconnect; --batch turns reconnecting off
+// as well, so this guards against either being dropped).
+func (c *limitsCase) killedSession(t *testing.T) {
+	opts := c.base
+	opts.Timeout = time.Minute
+	opts.OnSession = func(id uint64) {
+		if _, err := c.db.Exec(fmt.Sprintf("KILL %d", id)); err != nil {
+			t.Errorf("KILL %d: %v", id, err)
+		}
+	}
+	err := Apply(context.Background(), c.s.target(), []string{c.file}, opts)
+	var ae *ApplyError
+	if !errors.Is(err, ErrApply) || !errors.As(err, &ae) || (ae.Code != 2006 && ae.Code != 2013) {
+		t.Fatalf("err %v: want ErrApply with the client's 2006 or 2013 (connection gone)", err)
+	}
+	if got := c.s.limitsRows(t); got != "0 0" {
+		t.Errorf("rows %s after the kill, want none", got)
+	}
+}
+
+// managerDies: if the manager dies (SIGKILL, OOM killer), the kernel kills
+// its tools (Pdeathsig): a client left applying after a failed failover
+// would write to a server that another manager may be promoting. The
+// option file, password inside, is gone already.
+func (c *limitsCase) managerDies(t *testing.T) {
+	unlock := lockTable(t, c.db, "WRITE")
+	defer unlock()
+	dir := t.TempDir()
+	helper, id := startHelper(t, c.file, dir)
+	waitBlocked(t, c.db, id)
+	kids := waitChildren(t, helper.Process.Pid)
+	if left, _ := filepath.Glob(filepath.Join(dir, "gomha-client-*")); len(left) != 0 {
+		t.Errorf("option file still on disk once the client connected: %v", left)
+	}
+	if err := helper.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = helper.Wait()
+	took := waitGone(t, kids, 2*time.Second)
+	t.Logf("%v gone %s after the helper", kids, took)
+	waitSessionGone(t, c.db, id)
+}
+
+// TestApplyHelperProcess is not a test: TestApplyRealLimits runs this test
+// binary again with helperEnv set, as a manager that dies while it applies.
+func TestApplyHelperProcess(t *testing.T) {
+	file := os.Getenv(helperEnv)
+	if file == "" {
+		return
+	}
+	err := Apply(context.Background(), realTarget(), []string{file}, ApplyOptions{DisableLogBin: true,
+		Timeout: time.Minute, LockWaitTimeout: time.Minute, OnSession: func(id uint64) { fmt.Printf("session %d\n", id) }})
+	fmt.Printf("apply: %v\n", err)
 }
