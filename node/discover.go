@@ -51,11 +51,12 @@ func (s *Session) readVariables(ctx context.Context, st *topology.Status) error 
 func (s *Session) readGTID(ctx context.Context, st *topology.Status) error {
 	if s.flavor == topology.MariaDB {
 		rows, err := s.queryMaps(ctx, "SELECT /* gomha */ @@gtid_current_pos AS cur, @@gtid_slave_pos AS slave, "+
-			"@@gtid_binlog_pos AS binlog, @@gtid_strict_mode AS strict")
+			"@@gtid_binlog_pos AS binlog, @@gtid_binlog_state AS state, @@gtid_strict_mode AS strict")
 		if err != nil || len(rows) != 1 {
 			return err
 		}
 		st.GTIDCurrentPos, st.GTIDSlavePos, st.GTIDBinlogPos = rows[0]["cur"], rows[0]["slave"], rows[0]["binlog"]
+		st.GTIDBinlogState = rows[0]["state"]
 		st.GTIDStrictMode = boolVar(rows[0]["strict"])
 		return nil
 	}

@@ -241,3 +241,64 @@ func unionDomains(ps ...GTIDPos) []uint32 {
 
 // UnionGTIDDomains returns the sorted domains present in any position.
 func UnionGTIDDomains(ps ...GTIDPos) []uint32 { return unionDomains(ps...) }
+
+// ParseGTIDState parses MariaDB's gtid_binlog_state: the last GTID of every
+// (domain, server_id) pair, so a domain may appear more than once.
+func ParseGTIDState(s string) ([]GTID, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return nil, nil
+	}
+	var out []GTID
+	for part := range strings.SplitSeq(s, ",") {
+		g, err := ParseGTID(part)
+		if err != nil {
+			return nil, fmt.Errorf("parse GTID state %q: %w", s, err)
+		}
+		out = append(out, g)
+	}
+	return out, nil
+}
+
+// HeldGTIDs is how far a MariaDB server holds the replication stream, per
+// domain: the further of gtid_slave_pos (what its SQL thread applied) and
+// the GTIDs of other servers in its binlog (replicated with
+// log_slave_updates, or applied by a client such as mariadb-binlog |
+// mariadb, which keeps the GTIDs but leaves gtid_slave_pos alone). GTIDs
+// of its own server_id are its own writes, not the stream's, and are left
+// out.
+func HeldGTIDs(st *Status) (GTIDPos, error) {
+	slave, err := ParseGTIDPos(st.GTIDSlavePos)
+	if err != nil {
+		return nil, fmt.Errorf("gtid_slave_pos of %s: %w", st.Key, err)
+	}
+	state, err := ParseGTIDState(st.GTIDBinlogState)
+	if err != nil {
+		return nil, fmt.Errorf("gtid_binlog_state of %s: %w", st.Key, err)
+	}
+	held := slices.Clone(slave)
+	for _, g := range state {
+		if g.ServerID == st.ServerID {
+			continue
+		}
+		held = held.With(g)
+	}
+	return held, nil
+}
+
+// With returns p advanced to g in g's domain when g is further (or the
+// domain is new); p is not modified.
+func (p GTIDPos) With(g GTID) GTIDPos {
+	out := slices.Clone(p)
+	for i, h := range out {
+		if h.Domain == g.Domain {
+			if g.Seq > h.Seq {
+				out[i] = g
+			}
+			return out
+		}
+	}
+	out = append(out, g)
+	slices.SortFunc(out, func(a, b GTID) int { return cmp.Compare(a.Domain, b.Domain) })
+	return out
+}

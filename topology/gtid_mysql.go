@@ -153,3 +153,19 @@ func subtractIntervals(a, b mysql.IntervalSlice) mysql.IntervalSlice {
 	}
 	return out
 }
+
+// Has reports whether the set holds one GTID ("uuid:n" or "uuid:tag:n");
+// false when gtid does not parse.
+func (s MySQLGTIDSet) Has(gtid string) bool {
+	one, err := ParseMySQLGTIDSet(gtid)
+	return err == nil && !one.IsEmpty() && s.Contains(one)
+}
+
+// With returns the set with one more GTID; s is not modified.
+func (s MySQLGTIDSet) With(gtid string) MySQLGTIDSet {
+	one, err := ParseMySQLGTIDSet(gtid)
+	if err != nil {
+		return s
+	}
+	return s.Union(one)
+}

@@ -45,9 +45,13 @@ type Status struct {
 	GTIDCurrentPos string
 	GTIDSlavePos   string
 	GTIDBinlogPos  string
-	GTIDStrictMode bool
-	GTIDMode       string
-	GTIDExecuted   string
+	// GTIDBinlogState is MariaDB's gtid_binlog_state: the last GTID logged
+	// for every (domain, server_id) pair, including events applied by a
+	// client such as mariadb-binlog | mariadb (they keep their GTIDs).
+	GTIDBinlogState string
+	GTIDStrictMode  bool
+	GTIDMode        string
+	GTIDExecuted    string
 
 	Replica *Replica // nil when the server replicates from nobody
 
