@@ -41,6 +41,7 @@ type Session struct {
 	flavor  topology.Flavor
 	version string
 	log     *slog.Logger
+	own     *ownConns // its connections, as the server sees them
 }
 
 // QuietDriverLogs stops go-sql-driver from printing its own error lines to
@@ -76,18 +77,33 @@ func (c MySQLConfig) driverConfig() *mysql.Config {
 	mc.InterpolateParams = true
 	mc.ParseTime = false
 	mc.Params = map[string]string{"wait_timeout": "600"}
-	if c.LocalAddr != "" {
-		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(c.LocalAddr)}}
-		mc.DialFunc = d.DialContext
-	}
 	return mc
+}
+
+// dialer returns the session's dial function: from LocalAddr when set,
+// recording the local address of each connection in own.
+func (c MySQLConfig) dialer(own *ownConns) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	d := net.Dialer{}
+	if c.LocalAddr != "" {
+		d.LocalAddr = &net.TCPAddr{IP: net.ParseIP(c.LocalAddr)}
+	}
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		conn, err := d.DialContext(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		return own.add(conn), nil
+	}
 }
 
 // OpenMySQL connects to the server and detects its flavour. Errors are
 // *topology.ConnError, classified (refused, timeout, access denied, ...).
 func OpenMySQL(ctx context.Context, cfg MySQLConfig) (*Session, error) {
 	cfg = cfg.withDefaults()
-	conn, err := mysql.NewConnector(cfg.driverConfig())
+	own := &ownConns{addrs: map[string]bool{}}
+	mc := cfg.driverConfig()
+	mc.DialFunc = cfg.dialer(own)
+	conn, err := mysql.NewConnector(mc)
 	if err != nil {
 		return nil, ClassifyMySQLError(cfg.Key, err)
 	}
@@ -95,7 +111,7 @@ func OpenMySQL(ctx context.Context, cfg MySQLConfig) (*Session, error) {
 	db.SetMaxOpenConns(4)
 	db.SetMaxIdleConns(2)
 	db.SetConnMaxLifetime(5 * time.Minute)
-	s := &Session{key: cfg.Key, db: db, cfg: cfg, log: cfg.Logger.With("host", cfg.Key.String())}
+	s := &Session{key: cfg.Key, db: db, cfg: cfg, log: cfg.Logger.With("host", cfg.Key.String()), own: own}
 	pctx, cancel := context.WithTimeout(ctx, cfg.ConnectTimeout)
 	defer cancel()
 	var version string

@@ -32,6 +32,11 @@ func (s *Session) StopReplicaIO(ctx context.Context) error {
 	return s.Exec(ctx, "/* gomha */ "+s.terms().stopReplica+" IO_THREAD")
 }
 
+// StartReplicaSQL starts the SQL thread only.
+func (s *Session) StartReplicaSQL(ctx context.Context) error {
+	return s.Exec(ctx, "/* gomha */ "+s.terms().startReplica+" SQL_THREAD")
+}
+
 // StopReplica stops both replication threads.
 func (s *Session) StopReplica(ctx context.Context) error {
 	return s.Exec(ctx, "/* gomha */ "+s.terms().stopReplica)
@@ -108,56 +113,31 @@ func (s *Session) ChangeMaster(ctx context.Context, cm topology.ChangeMaster) er
 	return nil
 }
 
-// WaitRelayApplied waits until the SQL thread has applied every complete
-// transaction the IO thread received (the IO thread should be stopped), and
-// returns the status read at that moment. A transaction cut off at the end
-// of the relay log is never applied: the SQL thread then reports it has read
-// all the relay log (MariaDB and MySQL both say so in its state), which also
-// ends the wait.
-func (s *Session) WaitRelayApplied(ctx context.Context, timeout time.Duration) (*topology.Status, error) {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	for {
-		st, err := s.Discover(ctx)
-		if err != nil {
-			return nil, err
-		}
-		r := st.Replica
-		if r == nil || !r.SQLRunning {
-			return st, nil
-		}
-		caught := r.RelayMasterLogFile == r.MasterLogFile && r.ExecMasterLogPos == r.ReadMasterLogPos
-		idle := strings.Contains(strings.ToLower(r.SQLState), "read all relay log")
-		if caught || (idle && r.IORunning != "Yes") {
-			return st, nil
-		}
-		select {
-		case <-ctx.Done():
-			return st, fmt.Errorf("relay log apply on %s (exec %s:%d, read %s:%d): %w", s.key,
-				r.RelayMasterLogFile, r.ExecMasterLogPos, r.MasterLogFile, r.ReadMasterLogPos, ErrWaitTimeout)
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
-}
-
 // WaitGTID waits until the server has applied pos (MariaDB GTID position or
-// MySQL GTID set), at most timeout.
+// MySQL GTID set), at most timeout. It waits in slices of a second, so that
+// no single statement outlives the connection's read deadline.
 func (s *Session) WaitGTID(ctx context.Context, pos string, timeout time.Duration) error {
-	secs := timeout.Seconds()
 	q := "SELECT /* gomha */ MASTER_GTID_WAIT(?, ?)"
 	if s.flavor == topology.MySQL {
 		q = "SELECT /* gomha */ WAIT_FOR_EXECUTED_GTID_SET(?, ?)"
 	}
-	qctx, cancel := context.WithTimeout(ctx, timeout+s.cfg.QueryTimeout)
-	defer cancel()
-	var res int
-	if err := s.db.QueryRowContext(qctx, q, pos, secs).Scan(&res); err != nil {
-		return fmt.Errorf("wait for GTID %s on %s: %w", pos, s.key, err)
+	deadline := time.Now().Add(timeout)
+	for {
+		slice := min(time.Until(deadline), time.Second)
+		if slice <= 0 {
+			return fmt.Errorf("wait for GTID %s on %s: %w after %s", pos, s.key, ErrWaitTimeout, timeout)
+		}
+		qctx, cancel := context.WithTimeout(ctx, slice+s.cfg.QueryTimeout)
+		var res int
+		err := s.db.QueryRowContext(qctx, q, pos, slice.Seconds()).Scan(&res)
+		cancel()
+		if err != nil {
+			return fmt.Errorf("wait for GTID %s on %s: %w", pos, s.key, err)
+		}
+		if res == 0 {
+			return nil
+		}
 	}
-	if res != 0 {
-		return fmt.Errorf("wait for GTID %s on %s: %w after %s", pos, s.key, ErrWaitTimeout, timeout)
-	}
-	return nil
 }
 
 // WaitReplicaRunning waits until both replication threads run, at most
