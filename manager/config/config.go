@@ -71,6 +71,9 @@ type Server struct {
 	LogLevel       string
 	ManagerWorkdir string
 	ManagerLog     string // "" = standard error
+
+	// gomha's own parameters
+	RelayWaitTimeout int // seconds: relay_wait_timeout (default 3600)
 }
 
 // Addr returns "ip:port" (the IP when known, else the hostname), with IPv6
@@ -147,7 +150,7 @@ func (c *Config) Redacted() string {
 	for i := range c.Servers {
 		s := &c.Servers[i]
 		b.WriteString("\n[" + s.Name + "]\n")
-		for _, p := range params {
+		for _, p := range allParams() {
 			b.WriteString(p.name + "=" + p.get(s) + "\n")
 		}
 	}

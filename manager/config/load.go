@@ -258,7 +258,7 @@ func sortServerNames(names []string) {
 func buildServer(file, name string, block, defaults map[string]string, user string, resolve func(string) (string, error)) (Server, error) {
 	s := defaultServer(user)
 	s.Name = name
-	for _, p := range params {
+	for _, p := range allParams() {
 		v, ok := block[p.name]
 		if !ok && !p.local {
 			v, ok = defaults[p.name]

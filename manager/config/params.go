@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -85,11 +86,25 @@ var params = []param{
 	boolParam("use_gtid_auto_pos", inherit, func(s *Server) *bool { return &s.UseGTIDAutoPos }),
 }
 
+// gomhaParams are gomha's own parameters, beyond MHA's: MHA's reader
+// would refuse them, so a configuration that uses them is gomha's only.
+var gomhaParams = []param{
+	// relay_wait_timeout bounds, in seconds, the wait for every replica to
+	// apply what it received before the failover compares them, and each
+	// apply of missing events (MHA waits without a bound).
+	intParam("relay_wait_timeout", inherit, 1, math.MaxInt32, func(s *Server) *int { return &s.RelayWaitTimeout }),
+}
+
+// allParams is MHA's parameters, then gomha's.
+func allParams() []param { return append(slices.Clip(params), gomhaParams...) }
+
 // lookupParam finds a parameter by its exact (case-sensitive) name.
 func lookupParam(name string) (param, bool) {
-	for _, p := range params {
-		if p.name == name {
-			return p, true
+	for _, list := range [][]param{params, gomhaParams} {
+		for _, p := range list {
+			if p.name == name {
+				return p, true
+			}
 		}
 	}
 	return param{}, false
@@ -113,6 +128,7 @@ func defaultServer(sshUser string) Server {
 		LogLevel:        "info", ManagerWorkdir: "/var/tmp",
 		CheckReplDelay: true, CheckReplFilter: true, LatestPriority: true,
 		PingInterval: 3, PingType: "SELECT", UseGTIDAutoPos: true,
+		RelayWaitTimeout: 3600,
 	}
 }
 

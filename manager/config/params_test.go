@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -80,30 +81,58 @@ func TestEveryParameter(t *testing.T) {
 	}
 	dir := t.TempDir()
 	for _, c := range paramCases {
-		line := c.name + "=" + c.raw
-		inherited := c.want
-		if c.local {
-			inherited = c.def
+		checkLayers(t, dir, c)
+	}
+}
+
+// gomhaParamCases are gomha's own parameters, beyond MHA's 42.
+var gomhaParamCases = []paramCase{
+	{"relay_wait_timeout", false, func(s Server) any { return s.RelayWaitTimeout }, 3600, "120", 120},
+}
+
+// TestGomhaParameters: gomha's parameters are read and inherited like
+// MHA's, and a bad value is refused naming it.
+func TestGomhaParameters(t *testing.T) {
+	dir := t.TempDir()
+	for _, c := range gomhaParamCases {
+		checkLayers(t, dir, c)
+	}
+	for _, bad := range []string{"0", "1h", "-5"} {
+		app := writeFile(t, dir, "app1.cnf", "[server default]\nrelay_wait_timeout="+bad+"\n[server1]\nhostname=h1\n")
+		_, err := Load(context.Background(), app, testOptions())
+		if err == nil || !strings.Contains(err.Error(), "relay_wait_timeout") {
+			t.Errorf("relay_wait_timeout=%s: err %v, want an error naming the parameter", bad, err)
 		}
-		layers := []struct {
-			where, global, app, server string
-			want                       any
-		}{
-			{"absent", "", "", "", c.def},
-			{"in [server1]", "", "", line, c.want},
-			{"in app [server default]", "", line, "", inherited},
-			{"in global [server default]", line, "", "", inherited},
-			{"global overridden by app", line, c.name + "=" + c.raw, "", inherited},
-		}
-		for _, l := range layers {
-			global := writeFile(t, dir, "global.cnf", "[server default]\n"+l.global+"\n")
-			app := writeFile(t, dir, "app1.cnf", "[server default]\n"+l.app+"\n[server1]\nhostname=h1\n"+l.server+"\n")
-			opts := testOptions()
-			opts.NoGlobal, opts.GlobalFile = false, global
-			cfg := mustLoad(t, app, opts)
-			if got := c.field(cfg.Servers[0]); !reflect.DeepEqual(got, l.want) {
-				t.Errorf("%s %s: got %#v, want %#v", c.name, l.where, got, l.want)
-			}
+	}
+}
+
+// checkLayers loads c absent, in [server1], in the app [server default]
+// and in the global [server default].
+func checkLayers(t *testing.T, dir string, c paramCase) {
+	t.Helper()
+	line := c.name + "=" + c.raw
+	inherited := c.want
+	if c.local {
+		inherited = c.def
+	}
+	layers := []struct {
+		where, global, app, server string
+		want                       any
+	}{
+		{"absent", "", "", "", c.def},
+		{"in [server1]", "", "", line, c.want},
+		{"in app [server default]", "", line, "", inherited},
+		{"in global [server default]", line, "", "", inherited},
+		{"global overridden by app", line, c.name + "=" + c.raw, "", inherited},
+	}
+	for _, l := range layers {
+		global := writeFile(t, dir, "global.cnf", "[server default]\n"+l.global+"\n")
+		app := writeFile(t, dir, "app1.cnf", "[server default]\n"+l.app+"\n[server1]\nhostname=h1\n"+l.server+"\n")
+		opts := testOptions()
+		opts.NoGlobal, opts.GlobalFile = false, global
+		cfg := mustLoad(t, app, opts)
+		if got := c.field(cfg.Servers[0]); !reflect.DeepEqual(got, l.want) {
+			t.Errorf("%s %s: got %#v, want %#v", c.name, l.where, got, l.want)
 		}
 	}
 }
