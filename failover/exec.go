@@ -19,12 +19,20 @@ type Node interface {
 	Discover(ctx context.Context) (*topology.Status, error)
 	Var(ctx context.Context, name string) (string, error)
 	StopReplicaIO(ctx context.Context) error
+	StartReplicaSQL(ctx context.Context) error
 	StopReplica(ctx context.Context) error
 	StartReplica(ctx context.Context) error
 	ResetReplicaAll(ctx context.Context) error
 	SetReadOnly(ctx context.Context, on bool) error
 	ChangeMaster(ctx context.Context, cm topology.ChangeMaster) error
-	WaitRelayApplied(ctx context.Context, timeout time.Duration) (*topology.Status, error)
+	// ApplyRelayLog lets the replica execute all it received (its SQL
+	// thread started if it was stopped without an error) and returns its
+	// status read after both threads are stopped.
+	ApplyRelayLog(ctx context.Context, timeout time.Duration, progress func(*topology.Status)) (*topology.Status, error)
+	// KillLockHolders kills the sessions that keep session victim (0: the
+	// replication applier threads) waiting for a lock once it has waited a
+	// second; it describes those it killed.
+	KillLockHolders(ctx context.Context, victim uint64) ([]string, error)
 	WaitGTID(ctx context.Context, pos string, timeout time.Duration) error
 	WaitReplicaRunning(ctx context.Context, timeout time.Duration) error
 	Close() error
@@ -72,22 +80,38 @@ type Options struct {
 	// SSHReachable says whether the dead master's host answers SSH; nil
 	// means unknown: the failover checks.
 	SSHReachable   *bool
-	SkipSalvage    bool          // --skip_save_master_binlog
-	SkipDisableRO  bool          // --skip_disable_read_only
-	SkipResetSlave bool          // skip_reset_slave
-	RelayWait      time.Duration // bound on waiting for SQL threads (default 60 s)
-	CatchUpWait    time.Duration // bound on a replica catching up (default 5 min)
-	WorkDir        string        // local directory for extracted binlogs
-	Detection      *Detection
-	Logger         *slog.Logger
+	SkipSalvage    bool // --skip_save_master_binlog
+	SkipDisableRO  bool // --skip_disable_read_only
+	SkipResetSlave bool // skip_reset_slave
+	// RelayWait (relay_wait_timeout) bounds the wait for every replica to
+	// apply what it received, and each apply of missing events.
+	RelayWait   time.Duration
+	CatchUpWait time.Duration // bound on a replica catching up (default 5 min)
+	CopyWait    time.Duration // bound on copying the dead master's binlogs (default 10 min)
+	WorkDir     string        // local directory for extracted binlogs
+	Detection   *Detection
+	// Rerun is the command that runs this failover again, for the report
+	// when it stops half-way (the manager knows the configuration path).
+	Rerun  string
+	Logger *slog.Logger
 }
+
+// DefaultRelayWait is relay_wait_timeout's default: long enough for a
+// replicated ALTER TABLE of a large table to finish on a replica.
+const DefaultRelayWait = time.Hour
 
 func (o Options) withDefaults() Options {
 	if o.RelayWait <= 0 {
-		o.RelayWait = 60 * time.Second
+		o.RelayWait = DefaultRelayWait
 	}
 	if o.CatchUpWait <= 0 {
 		o.CatchUpWait = 5 * time.Minute
+	}
+	if o.CopyWait <= 0 {
+		o.CopyWait = 10 * time.Minute
+	}
+	if o.Rerun == "" {
+		o.Rerun = "the same failover command"
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -100,6 +124,9 @@ var (
 	ErrMasterAlive   = errors.New("the master is alive")
 	ErrHookAborted   = errors.New("hook script aborted the failover")
 	ErrRecoverMaster = errors.New("recovery of the new master failed")
+	// ErrDiverged: a survivor does not hold everything the new master held
+	// when it was promoted; it is left out and named (exit code 10).
+	ErrDiverged = errors.New("survivor does not hold what the new master held")
 )
 
 // PartialError reports a failover whose new master took over but some

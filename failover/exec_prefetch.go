@@ -10,59 +10,118 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 
+	"github.com/gomha/gomha/binlog"
 	"github.com/gomha/gomha/topology"
 )
 
-// fetched is the dead master's binary logs copied to the work directory.
-type fetched struct {
-	files []string // local paths, in order
+// headBytes of a binlog are copied before a jump to the position a copy
+// starts at: its header events (FDE, Gtid_list, checkpoint) are there.
+const headBytes = 64 << 10
+
+// binlogCopy is the dead master's binary logs from one coordinate on,
+// being copied into the work directory.
+type binlogCopy struct {
+	from  topology.BinlogCoord
+	done  chan struct{}
+	files []string // local paths, in order; the first may be sparse
 	err   error
 }
 
-// prefetchDeadBinlogs copies, over one SSH command, every binlog of the dead
-// master from first on into the work directory. It starts as soon as the
-// snapshot says where the slowest replica stands, so the copy overlaps the
-// fencing, the relay-log wait and the new master's recovery; the salvage
-// then reads local files.
+func (c *binlogCopy) wait(ctx context.Context) error {
+	select {
+	case <-c.done:
+		return c.err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// covers reports whether the copy holds the binlog from coordinate at on.
+func (c *binlogCopy) covers(at topology.BinlogCoord) bool {
+	cmp, err := topology.CompareBinlogCoords(c.from, at)
+	return err == nil && cmp <= 0
+}
+
+var copySeq atomic.Int64
+
+// prefetchDeadBinlogs starts copying, over SSH, the dead master's binlogs
+// from where the latest replica stood in the snapshot, so the copy overlaps
+// the fencing, the relay-log wait and the new master's recovery. Only the
+// bytes needed are copied: the header of the first file, then from that
+// position on.
 func (r *run) prefetchDeadBinlogs(ctx context.Context) {
-	r.fetch = make(chan fetched, 1)
-	first := r.oldestExecFile()
-	if first == "" {
-		r.fetch <- fetched{err: errors.New("no replica reports a master binlog file")}
+	from := r.prefetchStart()
+	if from.File == "" {
+		r.fetch = &binlogCopy{done: make(chan struct{}), err: errors.New("no replica reports a master binlog position")}
+		close(r.fetch.done)
 		return
 	}
-	go func() {
-		sh, err := r.deadShell.wait()
-		if err != nil {
-			r.fetch <- fetched{err: err}
-			return
-		}
-		files, err := copyBinlogs(ctx, sh, r.env.BinlogDirs(r.dead), first, r.opts.WorkDir)
-		r.fetch <- fetched{files: files, err: err}
-	}()
+	r.fetch = r.copyBinlogs(ctx, from)
 }
 
-// oldestExecFile is the oldest master binlog any replica still needs.
-func (r *run) oldestExecFile() string {
-	oldest := ""
+// prefetchStart is the furthest executed position among the replicas whose
+// SQL thread has not stopped on an error: the salvage starts at the latest
+// replica's executed position once it applied what it received, never
+// before that.
+func (r *run) prefetchStart() topology.BinlogCoord {
+	var from topology.BinlogCoord
 	for _, k := range r.order {
 		rep := r.surv[k].status.Replica
-		f := rep.RelayMasterLogFile
-		if f == "" {
-			f = rep.MasterLogFile
+		if rep == nil || (!rep.SQLRunning && rep.LastSQLErrno != 0) {
+			continue
 		}
-		if c, err := topology.CompareBinlogFiles(f, oldest); oldest == "" || (err == nil && c < 0) {
-			oldest = f
+		c := rep.ExecCoord()
+		if cmp, err := topology.CompareBinlogCoords(c, from); from.File == "" || (err == nil && cmp > 0) {
+			from = c
 		}
 	}
-	return oldest
+	return from
 }
 
-// copyBinlogs copies, with one remote command, every binlog from first on
-// (in numeric order) into dir.
-func copyBinlogs(ctx context.Context, sh Shell, dirs []string, first, dir string) ([]string, error) {
-	base, _, err := topology.SplitBinlogName(first)
+// binlogsFrom returns the dead master's binlogs holding from on: the
+// prefetched copy when it reaches back far enough, else a new copy.
+func (r *run) binlogsFrom(ctx context.Context, from topology.BinlogCoord) (*binlogCopy, error) {
+	c := r.fetch
+	if c == nil || !c.covers(from) {
+		c = r.copyBinlogs(ctx, from)
+	}
+	if err := c.wait(ctx); err != nil {
+		return nil, fmt.Errorf("copy binlogs of %s from %s over SSH: %w", r.dead, from, err)
+	}
+	return c, nil
+}
+
+// copyBinlogs copies, in the background with one remote command bounded by
+// CopyWait, every binlog of the dead master from coordinate from on.
+func (r *run) copyBinlogs(ctx context.Context, from topology.BinlogCoord) *binlogCopy {
+	c := &binlogCopy{from: from, done: make(chan struct{})}
+	go func() {
+		defer close(c.done)
+		sh, err := r.deadShell.wait()
+		if err != nil {
+			c.err = err
+			return
+		}
+		cctx, cancel := context.WithTimeout(ctx, r.opts.CopyWait)
+		defer cancel()
+		dir := filepath.Join(r.opts.WorkDir, fmt.Sprintf("dead-master-binlogs-%d", copySeq.Add(1)))
+		c.files, c.err = copyBinlogsFrom(cctx, sh, r.env.BinlogDirs(r.dead), from, dir)
+		if errors.Is(c.err, context.DeadlineExceeded) {
+			c.err = fmt.Errorf("copy not finished within %s: %w", r.opts.CopyWait, c.err)
+		}
+	}()
+	return c
+}
+
+// copyBinlogsFrom copies with one remote command the binlogs of the first
+// directory of dirs that has any from from.File on: of from.File its first
+// 64 KiB and the bytes from from.Pos on (at their offsets, leaving a hole),
+// the later files whole. Files purged before it died are simply absent:
+// the copy starts at the first file that exists.
+func copyBinlogsFrom(ctx context.Context, sh Shell, dirs []string, from topology.BinlogCoord, dest string) ([]string, error) {
+	base, seq, err := topology.SplitBinlogName(from.File)
 	if err != nil {
 		return nil, err
 	}
@@ -70,18 +129,35 @@ func copyBinlogs(ctx context.Context, sh Shell, dirs []string, first, dir string
 	for i, d := range dirs {
 		q[i] = shellQuote(d)
 	}
-	script := "for d in " + strings.Join(q, " ") + "; do [ -f \"$d\"/" + shellQuote(first) + " ] || continue; cd \"$d\" || exit 4; on=0; " +
-		"for f in $(ls -1v -- " + shellQuote(base) + ".[0-9]*); do [ \"$f\" = " + shellQuote(first) + " ] && on=1; [ $on = 1 ] || continue; " +
-		"s=$(wc -c < \"$f\") || exit 5; printf '%s %s\\n' \"$f\" \"$s\"; head -c \"$s\" \"$f\" || exit 5; done; exit 0; done; exit 3"
-	files, err := streamFrames(ctx, sh, script, filepath.Join(dir, "dead-master-binlogs"))
+	script := fmt.Sprintf("first=%d; pos=%d; head=%d; for d in %s; do cd \"$d\" 2>/dev/null || continue; found=0; "+
+		"for f in $(ls -1v -- %s.[0-9]* 2>/dev/null); do n=$(expr \"${f##*.}\" + 0 2>/dev/null) || continue; [ \"$n\" -ge \"$first\" ] || continue; found=1; "+
+		"s=$(wc -c < \"$f\") || exit 5; "+
+		"if [ \"$n\" -eq \"$first\" ] && [ \"$pos\" -gt \"$head\" ]; then [ \"$s\" -ge \"$pos\" ] || exit 6; "+
+		"printf '%%s 0 %%s\\n' \"$f\" \"$head\"; head -c \"$head\" \"$f\" || exit 5; "+
+		"t=$((s - pos)); printf '%%s %%s %%s\\n' \"$f\" \"$pos\" \"$t\"; tail -c +$((pos + 1)) \"$f\" | head -c \"$t\" || exit 5; "+
+		"else printf '%%s 0 %%s\\n' \"$f\" \"$s\"; head -c \"$s\" \"$f\" || exit 5; fi; done; [ $found = 1 ] && exit 0; done; exit 3",
+		seq, from.Pos, headBytes, strings.Join(q, " "), shellQuote(base))
+	files, err := streamFrames(ctx, sh, script, dest)
 	if err == nil && len(files) == 0 {
-		err = fmt.Errorf("%s not found in master_binlog_dir %s", first, strings.Join(dirs, ","))
+		err = fmt.Errorf("no binlog from %s on in master_binlog_dir %s", from.File, strings.Join(dirs, ","))
 	}
 	return files, err
 }
 
-// streamFrames runs a remote command that writes files framed as
-// "<name> <size>\n<bytes>" and stores them under dest.
+// salvageStart is where the extraction of a copy starts for coordinate
+// from: from itself, or the start of the first file copied when from's
+// file was purged; lost is then the range that no longer exists.
+func salvageStart(c *binlogCopy, from topology.BinlogCoord) (start binlog.Pos, lost string) {
+	first := filepath.Base(c.files[0])
+	if first == from.File {
+		return binlog.Pos{File: first, Offset: from.Pos}, ""
+	}
+	return binlog.Pos{File: first, Offset: int64(len(binlog.Magic))}, fmt.Sprintf("%s to %s:%d", from, first, len(binlog.Magic))
+}
+
+// streamFrames runs a remote command that writes file pieces framed as
+// "<name> <offset> <size>\n<bytes>" and stores them under dest at their
+// offsets; it returns the files in the order they first appeared.
 func streamFrames(ctx context.Context, sh Shell, script, dest string) ([]string, error) {
 	rc, err := sh.Stream(ctx, script)
 	if err != nil {
@@ -101,22 +177,38 @@ func streamFrames(ctx context.Context, sh Shell, script, dest string) ([]string,
 		if err != nil {
 			return files, fmt.Errorf("copy files: %w", err)
 		}
-		name, size, ok := strings.Cut(strings.TrimSpace(line), " ")
-		n, perr := strconv.ParseInt(size, 10, 64)
-		if !ok || perr != nil || name == "" || strings.ContainsAny(name, "/\x00") {
+		name, off, size, ok := parseFrame(line)
+		if !ok {
 			return files, fmt.Errorf("copy files: unexpected frame %q", line)
 		}
 		p := filepath.Join(dest, name)
-		if err := copyN(p, br, n); err != nil {
+		if len(files) == 0 || files[len(files)-1] != p {
+			files = append(files, p)
+		}
+		if err := writeAt(p, br, off, size); err != nil {
 			return files, err
 		}
-		files = append(files, p)
 	}
 }
 
-func copyN(path string, r io.Reader, n int64) error {
-	f, err := os.Create(path)
+func parseFrame(line string) (name string, off, size int64, ok bool) {
+	f := strings.Fields(line)
+	if len(f) != 3 || strings.ContainsAny(f[0], "/\x00") {
+		return "", 0, 0, false
+	}
+	off, err1 := strconv.ParseInt(f[1], 10, 64)
+	size, err2 := strconv.ParseInt(f[2], 10, 64)
+	return f[0], off, size, err1 == nil && err2 == nil && off >= 0 && size >= 0
+}
+
+// writeAt copies n bytes of r into path at offset off.
+func writeAt(path string, r io.Reader, off, n int64) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE, 0o600)
 	if err != nil {
+		return err
+	}
+	if _, err := f.Seek(off, io.SeekStart); err != nil {
+		f.Close()
 		return err
 	}
 	if _, err := io.CopyN(f, r, n); err != nil {

@@ -3,38 +3,21 @@ package failover
 import (
 	"context"
 	"fmt"
-	"sync"
 
 	"github.com/gomha/gomha/topology"
 )
 
-// recoverGTID: the new master replicates from the latest replica until it
-// has everything, takes the dead master's salvaged tail, and the others are
-// repointed with GTID positioning and fetch what they lack from it.
+// recoverGTID: the new master catches up with the latest replica (by
+// replicating from it, or from its relay logs when it cannot serve them),
+// takes the dead master's salvaged tail, and the others are repointed with
+// GTID positioning and fetch what they lack from it.
 func (r *run) recoverGTID(ctx context.Context) error {
 	nm, base := r.surv[r.plan.NewMaster.Key], r.surv[r.plan.Base]
-	r.rep.phase(phaseNewMastr)
-	if err := nm.node.StopReplica(ctx); err != nil {
-		return r.failPhase(phaseNewMastr, fmt.Errorf("%w: %v", ErrRecoverMaster, err))
-	}
-	if nm != base {
-		catchUp := r.catchUp
-		if !base.status.LogBin || !base.status.LogSlaveUpdates {
-			// base's binlog does not hold what it replicated: replicating
-			// from it would miss those events, its relay log has them.
-			catchUp = r.catchUpFromRelay
-		}
-		if err := catchUp(ctx, nm, base); err != nil {
-			return r.failPhase(phaseNewMastr, fmt.Errorf("%w: %v", ErrRecoverMaster, err))
-		}
-	}
-	r.rep.endPhase(phaseNewMastr, nil)
-	salv, err := r.salvagePhase(ctx, base)
-	defer salv.remove()
-	if err != nil {
+	r.baseHeld = *base.held
+	if err := r.recoverNewMaster(ctx, nm, base); err != nil {
 		return err
 	}
-	if err := r.applyTo(ctx, phaseSalvage, nm, salv); err != nil {
+	if err := r.salvageTo(ctx, base, []*survivor{nm}); err != nil {
 		return err
 	}
 	if err := r.activate(ctx, nm); err != nil {
@@ -42,10 +25,44 @@ func (r *run) recoverGTID(ctx context.Context) error {
 	}
 	src := r.source(nm.key, base)
 	src.Mode = gtidMode(nm.node.Flavor())
-	pos, _ := nm.node.Var(ctx, gtidVar(nm.node.Flavor()))
 	return r.repointAll(ctx, nm, func(ctx context.Context, s *survivor) error {
-		return r.repoint(ctx, s, src, pos)
+		return r.repoint(ctx, s, src)
 	})
+}
+
+// recoverNewMaster gives the new master what the latest replica executed
+// (and, from its relay log, what a stuck latest replica received) and
+// checks that it holds all of it.
+func (r *run) recoverNewMaster(ctx context.Context, nm, base *survivor) error {
+	r.rep.phase(phaseNewMastr)
+	if err := nm.node.StopReplica(ctx); err != nil {
+		return r.failPhase(phaseNewMastr, fmt.Errorf("%w: %v", ErrRecoverMaster, err))
+	}
+	if nm != base {
+		catchUp := r.catchUp
+		switch {
+		case r.plan.Mode == ModeFile:
+			catchUp = r.catchUpFromRelay
+		case base.stuck != "":
+			// its binlog lacks what it could not apply; its relay log has it
+			catchUp = r.catchUpFromRelay
+		case !base.status.LogBin || !base.status.LogSlaveUpdates:
+			// its binlog does not hold what it replicated; its relay log has it
+			catchUp = r.catchUpFromRelay
+		}
+		if err := catchUp(ctx, nm, base); err != nil {
+			return r.failPhase(phaseNewMastr, fmt.Errorf("%w: %v", ErrRecoverMaster, err))
+		}
+	}
+	if lack := nm.held.lacks(base.held); lack != "" {
+		return r.failPhase(phaseNewMastr, fmt.Errorf("%w: %s still lacks what %s executed: %s", ErrRecoverMaster, nm.key, base.key, lack))
+	}
+	what := fmt.Sprintf("%s holds what %s executed: %s", nm.key, base.key, nm.held)
+	if nm == base {
+		what = fmt.Sprintf("%s is the latest replica: %s", nm.key, nm.held)
+	}
+	r.rep.endPhase(phaseNewMastr, nil, what)
+	return nil
 }
 
 func gtidMode(f topology.Flavor) topology.PositionMode {
@@ -73,7 +90,7 @@ func gtidVar(f topology.Flavor) string {
 }
 
 // catchUp makes nm replicate from base until it has applied everything base
-// applied.
+// applied, then reads what nm holds again.
 func (r *run) catchUp(ctx context.Context, nm, base *survivor) error {
 	v := "gtid_slave_pos"
 	if base.node.Flavor() == topology.MySQL {
@@ -91,17 +108,33 @@ func (r *run) catchUp(ctx context.Context, nm, base *survivor) error {
 	if err := nm.node.StartReplica(ctx); err != nil {
 		return err
 	}
-	if err := nm.node.WaitGTID(ctx, target, r.opts.CatchUpWait); err != nil {
+	err = r.watching(ctx, phaseNewMastr, nm, func() error { return nm.node.WaitGTID(ctx, target, r.opts.CatchUpWait) })
+	if err != nil {
 		return fmt.Errorf("catch up from %s: %w", base.key, err)
 	}
-	r.rep.note(phaseNewMastr, "%s caught up with %s (%s)", nm.key, base.key, target)
-	return nm.node.StopReplica(ctx)
+	if err := nm.node.StopReplica(ctx); err != nil {
+		return err
+	}
+	st, err := nm.node.Discover(ctx)
+	if err != nil {
+		return err
+	}
+	h, err := holdingOf(st)
+	if err != nil {
+		return err
+	}
+	// It now replicates from base: its coordinates are base's, not the
+	// dead master's; in the dead master's it stands where base does.
+	h.coord = base.held.coord
+	nm.held = h
+	r.rep.note(phaseNewMastr, "%s caught up with %s by replicating from it (%s)", nm.key, base.key, target)
+	return nil
 }
 
-// catchUpFromRelay applies to nm the events it lacks from base's relay
-// logs (MHA's method), for when base does not log what it replicates.
+// catchUpFromRelay applies to nm what it lacks of base's relay logs (MHA's
+// method), cut by what nm holds.
 func (r *run) catchUpFromRelay(ctx context.Context, nm, base *survivor) error {
-	srcs, err := r.relayLogs(ctx, base.key, base.node)
+	srcs, err := r.baseRelayLogs(ctx, base)
 	if err != nil {
 		return err
 	}
@@ -110,140 +143,10 @@ func (r *run) catchUpFromRelay(ctx context.Context, nm, base *survivor) error {
 		return err
 	}
 	defer d.remove()
-	if err := r.apply(ctx, nm.key, d); err != nil {
+	if err := r.applyTo(ctx, phaseNewMastr, nm, d); err != nil {
 		return err
 	}
-	r.rep.note(phaseNewMastr, "%s caught up with %s from its relay logs (log_slave_updates is off there)", nm.key, base.key)
+	nm.held.reach(base.held.coord)
+	r.rep.note(phaseNewMastr, "%s caught up with %s from its relay logs: %d transactions", nm.key, base.key, d.trxs())
 	return nil
-}
-
-// salvagePhase reads the dead master's binlog tail beyond what base applied.
-func (r *run) salvagePhase(ctx context.Context, base *survivor) (*extracted, error) {
-	from := base.status.Replica.ExecCoord()
-	if r.plan.Salvage == nil {
-		r.rep.Lost = Loss{Range: fmt.Sprintf("whatever the dead master wrote after %s", from),
-			Why: "the dead master's host did not answer SSH, so its binlog could not be read"}
-		if r.opts.SkipSalvage {
-			r.rep.Lost.Why = "--skip_save_master_binlog"
-		}
-		return nil, nil
-	}
-	r.rep.phase(phaseSalvage)
-	salv, err := r.salvage(ctx, from)
-	if err != nil {
-		// MHA continues after a failed save; so do we, but the report says
-		// exactly what may be lost.
-		r.rep.endPhase(phaseSalvage, err)
-		r.rep.Lost = Loss{Range: fmt.Sprintf("whatever the dead master wrote after %s", from), Why: "salvage failed: " + err.Error()}
-		return nil, nil
-	}
-	r.rep.Salvaged = salv.ids()
-	r.rep.Lost = Loss{Nothing: true}
-	if inc := salv.sum.Incomplete; inc != nil {
-		r.rep.warn("the dead master's binlog ends inside a transaction (%s): never committed, not applied", inc.GTID)
-	}
-	r.rep.note(phaseSalvage, "%d transactions after %s", salv.trxs(), from)
-	return salv, nil
-}
-
-// applyTo applies extracted events to one server inside a phase.
-func (r *run) applyTo(ctx context.Context, phase string, s *survivor, files ...*extracted) error {
-	n := 0
-	for _, f := range files {
-		n += f.trxs()
-	}
-	if n == 0 {
-		r.rep.endPhase(phase, nil)
-		return nil
-	}
-	if err := r.apply(ctx, s.key, files...); err != nil {
-		return r.failPhase(phase, fmt.Errorf("%w: apply to %s: %v", ErrRecoverMaster, s.key, err))
-	}
-	r.rep.endPhase(phase, nil, fmt.Sprintf("applied %d transactions to %s", n, s.key))
-	return nil
-}
-
-// activate turns the recovered server into the master.
-func (r *run) activate(ctx context.Context, nm *survivor) error {
-	r.rep.phase(phaseActivate)
-	if !r.opts.SkipResetSlave {
-		if err := nm.node.ResetReplicaAll(ctx); err != nil {
-			return r.failPhase(phaseActivate, err)
-		}
-	}
-	h, err := r.hooks.FailoverStart(ctx, r.dead, nm.key)
-	if err := r.hookVerdict("master_ip_failover_script start", h, err); err != nil {
-		return r.failPhase(phaseActivate, err)
-	}
-	if !r.opts.SkipDisableRO {
-		if err := nm.node.SetReadOnly(ctx, false); err != nil {
-			return r.failPhase(phaseActivate, err)
-		}
-	}
-	r.rep.replica(ReplicaEnd{Server: nm.key.String(), Role: "new master"})
-	r.rep.endPhase(phaseActivate, nil, fmt.Sprintf("%s is writable", nm.key))
-	return nil
-}
-
-// repointAll runs fn on every survivor but the new master, in parallel.
-func (r *run) repointAll(ctx context.Context, nm *survivor, fn func(context.Context, *survivor) error) error {
-	r.rep.phase(phaseSlaves)
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var failed []string
-	for _, k := range r.order {
-		s := r.surv[k]
-		if s == nm {
-			continue
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			err := fn(ctx, s)
-			end := ReplicaEnd{Server: s.key.String(), Role: "replica", Source: nm.key.String()}
-			if err != nil {
-				end = ReplicaEnd{Server: s.key.String(), Role: "failed", Error: err.Error()}
-				mu.Lock()
-				failed = append(failed, s.key.String())
-				mu.Unlock()
-			}
-			r.rep.replica(end)
-		}()
-	}
-	wg.Wait()
-	if len(failed) > 0 {
-		err := &PartialError{Failed: failed}
-		r.rep.endPhase(phaseSlaves, err)
-		return err
-	}
-	r.rep.endPhase(phaseSlaves, nil)
-	return nil
-}
-
-// repoint attaches a replica to the new master and waits until it runs
-// (and, with a GTID position, until it has caught up).
-func (r *run) repoint(ctx context.Context, s *survivor, src topology.ChangeMaster, pos string) error {
-	if err := s.node.StopReplica(ctx); err != nil {
-		return err
-	}
-	if err := s.node.ChangeMaster(ctx, src); err != nil {
-		return err
-	}
-	if err := s.node.StartReplica(ctx); err != nil {
-		return err
-	}
-	if err := s.node.WaitReplicaRunning(ctx, r.opts.RelayWait); err != nil {
-		return err
-	}
-	if pos != "" && src.Mode != topology.PositionFile {
-		if err := s.node.WaitGTID(ctx, pos, r.opts.CatchUpWait); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func (r *run) failPhase(phase string, err error) error {
-	r.rep.endPhase(phase, err)
-	return err
 }

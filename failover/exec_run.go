@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gomha/gomha/binlog"
 	"github.com/gomha/gomha/topology"
 )
 
@@ -27,6 +28,13 @@ type survivor struct {
 	key    topology.Key
 	node   Node
 	status *topology.Status
+	// held is what it has of the dead master's history; every range
+	// applied to it is cut by it and moves it forward.
+	held *holding
+	// stuck says why it cannot apply what it received (its SQL thread
+	// stopped on an error): never promoted, never repointed, named in the
+	// report with what finishes its recovery.
+	stuck string
 }
 
 // run holds the state of one failover; it lives for one call of Failover.
@@ -41,10 +49,22 @@ type run struct {
 	surv  map[topology.Key]*survivor
 	order []topology.Key // survivors in configuration order
 	ssh   bool
+	// promoted is set once the new master takes writes.
+	promoted bool
 	// deadShell is the SSH session to the dead master's host, dialled at
 	// the start (in parallel with the checks) and kept for the salvage.
 	deadShell *shellFuture
-	fetch     chan fetched // the dead master's binlogs, copied in the background
+	fetch     *binlogCopy // the dead master's binlogs, copied in the background
+	// the latest replica's relay logs, copied once when someone lacks
+	// part of them
+	relayOnce sync.Once
+	relaySrcs []binlog.Source
+	relayErr  error
+	// what the latest replica held once it applied all it received
+	baseHeld holding
+	// what the new master held, and its GTID position, when promoted
+	promotedHeld *holding
+	promotedPos  string
 }
 
 // shellFuture is an SSH session being dialled; wait returns it once ready.
@@ -66,7 +86,8 @@ func (f *shellFuture) wait() (Shell, error) {
 func Failover(ctx context.Context, env Env, hooks Hooks, dead topology.Key, opts Options) (*Report, error) {
 	opts = opts.withDefaults()
 	r := &run{env: env, hooks: hooks, opts: opts, dead: dead, surv: map[topology.Key]*survivor{},
-		rep: &Report{Kind: "failover", App: opts.App, DeadMaster: dead.String(), Started: time.Now(), Detection: opts.Detection}}
+		rep: &Report{Kind: "failover", App: opts.App, DeadMaster: dead.String(), Started: time.Now(), Detection: opts.Detection,
+			Lost: Loss{Nothing: true}}}
 	defer r.closeAll()
 	r.dialDead(ctx)
 	err := r.execute(ctx)
@@ -92,17 +113,61 @@ func (r *run) execute(ctx context.Context) error {
 	if err := r.fence(ctx); err != nil {
 		return err
 	}
-	if err := r.waitRelay(ctx); err != nil {
-		return err
+	if err := r.settle(ctx); err != nil {
+		return r.halted(err)
 	}
 	if err := r.decide(); err != nil {
-		return err
+		return r.halted(err)
 	}
 	r.rep.NewMaster, r.rep.Reason, r.rep.Mode = r.plan.NewMaster.Key.String(), r.plan.NewMaster.Reason, r.plan.Mode
+	var err error
 	if r.plan.Mode == ModeGTID {
-		return r.recoverGTID(ctx)
+		err = r.recoverGTID(ctx)
+	} else {
+		err = r.recoverFile(ctx)
 	}
-	return r.recoverFile(ctx)
+	if err != nil && !isPartial(err) && !r.promoted {
+		return r.halted(err)
+	}
+	return err
+}
+
+// halted records, for a failover that stopped after fencing and before
+// any server took writes, where every survivor stands and what finishes
+// the job: running the failover again, which starts from what each server
+// then has.
+func (r *run) halted(err error) error {
+	for _, k := range r.order {
+		s := r.surv[k]
+		r.rep.replica(ReplicaEnd{Server: k.String(), Role: "halted", State: survivorState(s)})
+	}
+	r.rep.Next = fmt.Sprintf("No server takes writes: the dead master is fenced and nothing was promoted. "+
+		"Once the cause above is dealt with, run %s again: it starts from what each server has then and applies nothing twice.", r.opts.Rerun)
+	return err
+}
+
+// survivorState describes where a replica stands, for a report.
+func survivorState(s *survivor) string {
+	st := s.status
+	if st == nil || st.Replica == nil {
+		return "no replication status"
+	}
+	rp := st.Replica
+	sql := "SQL thread stopped"
+	switch {
+	case rp.SQLRunning:
+		sql = "SQL thread running (" + orNone(rp.SQLState) + ")"
+	case rp.LastSQLErrno != 0:
+		sql = fmt.Sprintf("SQL thread stopped on error %d (%s)", rp.LastSQLErrno, rp.LastSQLError)
+	}
+	return fmt.Sprintf("IO thread %s, %s; executed %s of %s received", ioState(rp.IORunning), sql, rp.ExecCoord(), rp.ReadCoord())
+}
+
+func ioState(s string) string {
+	if s == "Yes" {
+		return "running"
+	}
+	return "stopped"
 }
 
 // check connects to every server but the dead master and confirms the
@@ -157,6 +222,13 @@ func (r *run) fence(ctx context.Context) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			if rp := s.status.Replica; rp != nil && !rp.SQLRunning && rp.LastSQLErrno == 0 && rp.IORunning != "No" {
+				// Started while the IO thread still runs: MariaDB, by GTID,
+				// drops the relay log of a replica whose threads both stop.
+				if err := s.node.StartReplicaSQL(ctx); err != nil {
+					r.rep.note(phaseFence, "%s: start its stopped SQL thread: %v", s.key, err)
+				}
+			}
 			if err := s.node.StopReplicaIO(ctx); err != nil {
 				errs <- err
 			}
@@ -240,32 +312,87 @@ func (r *run) hookVerdict(name string, h *HookRun, err error) error {
 	return r.rep.hookVerdict(name, h, err)
 }
 
-// waitRelay lets every SQL thread apply what its IO thread received, in
-// parallel, and keeps the statuses read at the end.
-func (r *run) waitRelay(ctx context.Context) error {
+// settle lets every replica execute what it received before positions
+// are compared: a SQL thread stopped without an error is started, parallel
+// workers are waited for, and the statuses are read again once both
+// threads are stopped. A replica whose SQL thread stopped on an error is
+// marked stuck: its relay log still serves the others. The wait is bounded
+// by relay_wait_timeout.
+func (r *run) settle(ctx context.Context) error {
 	r.rep.phase(phaseRelay)
 	var mu sync.Mutex
-	var firstErr error
+	var errs []error
 	var wg sync.WaitGroup
 	for _, k := range r.order {
 		s := r.surv[k]
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			st, err := s.node.WaitRelayApplied(ctx, r.opts.RelayWait)
+		before := s.status.Replica
+		wg.Go(func() {
+			var st *topology.Status
+			err := r.watching(ctx, phaseRelay, s, func() error {
+				var err error
+				st, err = s.node.ApplyRelayLog(ctx, r.opts.RelayWait, func(st *topology.Status) {
+					r.opts.Logger.Info("waiting for a replica to apply its relay log", "host", s.key.String(),
+						"executed", st.Replica.ExecCoord().String(), "received", st.Replica.ReadCoord().String(), "sql_state", st.Replica.SQLState)
+				})
+				return err
+			})
 			mu.Lock()
 			defer mu.Unlock()
-			if err != nil && firstErr == nil {
-				firstErr = err
+			if st != nil && st.Replica != nil && before != nil && before.UsesGTID() && !st.Replica.UsesGTID() {
+				// Switched to file positioning to keep its relay log (a
+				// MariaDB replica whose threads were both stopped): it
+				// still belongs to a GTID topology and is repointed by GTID.
+				st.Replica.UsingGTID, st.Replica.AutoPosition = before.UsingGTID, before.AutoPosition
 			}
 			if st != nil {
 				s.status = st
 			}
-		}()
+			if err != nil {
+				errs = append(errs, err)
+				return
+			}
+			r.noteSettled(s, before)
+		})
 	}
 	wg.Wait()
-	r.rep.endPhase(phaseRelay, firstErr)
-	return firstErr
+	if err := errors.Join(errs...); err != nil {
+		err = fmt.Errorf("relay_wait_timeout=%s: %w", r.opts.RelayWait, err)
+		r.rep.endPhase(phaseRelay, err)
+		return err
+	}
+	for _, k := range r.order {
+		s := r.surv[k]
+		h, err := holdingOf(s.status)
+		if err != nil {
+			r.rep.endPhase(phaseRelay, err)
+			return err
+		}
+		s.held = h
+	}
+	r.rep.endPhase(phaseRelay, nil)
+	return nil
+}
+
+// noteSettled says what the relay-log wait found on one replica.
+func (r *run) noteSettled(s *survivor, before *topology.Replica) {
+	rp := s.status.Replica
+	if rp == nil {
+		return
+	}
+	if !rp.SQLRunning && rp.LastSQLErrno != 0 {
+		s.stuck = fmt.Sprintf("SQL thread stopped on error %d (%s): it could not apply %s to %s of what it received",
+			rp.LastSQLErrno, rp.LastSQLError, rp.ExecCoord(), rp.ReadCoord())
+		r.rep.note(phaseRelay, "%s: %s; its relay log still serves the others", s.key, s.stuck)
+		return
+	}
+	how := "applied all it received"
+	if before != nil && !before.SQLRunning {
+		how = "its SQL thread was stopped (no error): started, applied all it received"
+	}
+	if rp.ExecCoord() != rp.ReadCoord() {
+		how += fmt.Sprintf(" but a transaction cut off at the end of its relay log (%s to %s), which the salvage or the new master brings", rp.ExecCoord(), rp.ReadCoord())
+	}
+	r.rep.note(phaseRelay, "%s: %s; executed %s", s.key, how, rp.ExecCoord())
 }
 
 // decide plans the failover from the statuses read after the relay wait.

@@ -98,11 +98,14 @@ type Recovery struct {
 }
 
 // Salvage is the dead master's binlog tail that no replica received, read
-// over SSH from the base replica's read position to the end of its binlog.
+// over SSH from the base replica's executed position (all it received, once
+// the relay logs are applied; a transaction cut off at the end of its relay
+// log is salvaged whole) to the end of its binlog. Each target gets it cut
+// by what it already holds.
 // gomha salvages in both modes (MHA skips it in GTID mode, issue #81).
 type Salvage struct {
 	Host      topology.Key
-	From      topology.BinlogCoord // the base replica's Master_Log_File:Read_Master_Log_Pos
+	From      topology.BinlogCoord // the base replica's Relay_Master_Log_File:Exec_Master_Log_Pos
 	To        topology.BinlogCoord // last known SHOW MASTER STATUS; zero = to the end of its binlogs
 	AfterGTID string               `json:",omitempty"` // GTID mode: the tail starts after this position
 	ApplyTo   []topology.Key       // file mode: every survivor; GTID mode: the new master
@@ -169,7 +172,7 @@ func PlanFailover(snap *topology.Snapshot, dead topology.Key, opts PlanOptions) 
 }
 
 func planSalvage(p *Plan, dead, base *topology.Node, replicas []*topology.Node, ord *ordering) *Salvage {
-	s := &Salvage{Host: dead.Key(), From: base.Status.Replica.ReadCoord()}
+	s := &Salvage{Host: dead.Key(), From: base.Status.Replica.ExecCoord()}
 	if dead.Alive() && dead.Status.BinlogFile != "" {
 		s.To = topology.BinlogCoord{File: dead.Status.BinlogFile, Pos: dead.Status.BinlogPos}
 	}

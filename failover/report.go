@@ -3,6 +3,7 @@ package failover
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -33,7 +34,10 @@ type Report struct {
 	Warnings   []string     `json:"warnings"`
 	Succeeded  bool         `json:"succeeded"`
 	Error      string       `json:"error,omitempty"`
-	Plan       *Plan        `json:"plan,omitempty"`
+	// Next is what an operator runs or checks to finish the job when the
+	// procedure stopped half-way; "" when nothing is left to do.
+	Next string `json:"next,omitempty"`
+	Plan *Plan  `json:"plan,omitempty"`
 }
 
 // Detection is how the master's death was established.
@@ -67,9 +71,14 @@ type HookRun struct {
 // ReplicaEnd is where a surviving server ended up.
 type ReplicaEnd struct {
 	Server string `json:"server"`
-	Role   string `json:"role"` // "new master", "replica", "failed"
+	Role   string `json:"role"` // "new master", "replica", "failed", "halted" (nothing promoted)
 	Source string `json:"source,omitempty"`
 	Error  string `json:"error,omitempty"`
+	// State is where the server stands (threads, positions) when the
+	// procedure did not finish with it.
+	State string `json:"state,omitempty"`
+	// Next is what finishes this server's recovery by hand.
+	Next string `json:"next,omitempty"`
 }
 
 // Loss says what could not be recovered, and why.
@@ -78,6 +87,28 @@ type Loss struct {
 	Transactions []string `json:"transactions,omitempty"` // GTIDs, or binlog coordinates
 	Range        string   `json:"range,omitempty"`        // e.g. "mysql-bin.000003:1234 to the end of the dead master's binlog"
 	Why          string   `json:"why,omitempty"`
+	For          []string `json:"for,omitempty"` // the survivors that lack it ("" : all of them)
+}
+
+// loss records what could not be recovered; several losses are joined.
+func (r *Report) loss(l Loss) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	cur := &r.Lost
+	switch {
+	case cur.Nothing || cur.Range == "":
+		*cur = l
+	case cur.Range == l.Range:
+		for _, f := range l.For {
+			if !slices.Contains(cur.For, f) {
+				cur.For = append(cur.For, f)
+			}
+		}
+	default:
+		cur.Range += "; " + l.Range
+		cur.Why += "; " + l.Why
+		cur.For = append(cur.For, l.For...)
+	}
 }
 
 func (r *Report) phase(name string) *PhaseRun {
@@ -232,6 +263,12 @@ func (r *Report) String() string {
 			line += " (" + e.Error + ")"
 		}
 		b.WriteString(line + "\n")
+		if e.State != "" {
+			fmt.Fprintf(&b, "      state: %s\n", e.State)
+		}
+		if e.Next != "" {
+			fmt.Fprintf(&b, "      to finish: %s\n", e.Next)
+		}
 	}
 	if len(r.Salvaged) > 0 {
 		fmt.Fprintf(&b, "\nSalvaged from the dead master's binlog: %d transactions (%s)\n", len(r.Salvaged), summarizeList(r.Salvaged))
@@ -247,13 +284,20 @@ func (r *Report) String() string {
 		if r.Lost.Range != "" {
 			b.WriteString(r.Lost.Range + " ")
 		}
-		b.WriteString("(" + r.Lost.Why + ")\n")
+		b.WriteString("(" + r.Lost.Why + ")")
+		if len(r.Lost.For) > 0 {
+			b.WriteString(", on " + strings.Join(r.Lost.For, ", "))
+		}
+		b.WriteString("\n")
 	}
 	for _, w := range r.Warnings {
 		fmt.Fprintf(&b, "Warning: %s\n", w)
 	}
 	if r.Error != "" {
 		fmt.Fprintf(&b, "\nError: %s\n", r.Error)
+	}
+	if r.Next != "" {
+		fmt.Fprintf(&b, "Next: %s\n", r.Next)
 	}
 	return b.String()
 }

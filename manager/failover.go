@@ -125,6 +125,8 @@ func RunFailover(ctx context.Context, cfg *config.Config, opts FailoverOptions) 
 			CheckReplDelay: first.CheckReplDelay, GTID: first.UseGTIDAutoPos, MultiTierSlave: first.MultiTierSlave},
 		SSHReachable: opts.SSHReachable, SkipSalvage: opts.SkipSalvage, SkipDisableRO: opts.SkipDisableRO,
 		SkipResetSlave: first.SkipResetSlave, WorkDir: work, Detection: opts.Detection, Logger: logger,
+		RelayWait: time.Duration(first.RelayWaitTimeout) * time.Second,
+		Rerun:     rerunCommand(cfg, opts.Dead),
 	}
 	con.Infof("Starting failover of dead master %s", opts.Dead)
 	rep, ferr := failover.Failover(ctx, env, NewHooks(cfg, opts.HookTimeout), opts.Dead, fopts)
@@ -181,4 +183,17 @@ func writeReport(cfg *config.Config, rep *failover.Report) (string, error) {
 		return "", err
 	}
 	return base + ".txt", os.WriteFile(base+".txt", []byte(rep.String()), 0o640)
+}
+
+// rerunCommand is the manual failover that finishes a failover stopped
+// half-way; it starts from what each server has then.
+func rerunCommand(cfg *config.Config, dead topology.Key) string {
+	c := fmt.Sprintf("gomha failover --conf %s --dead-master-host %s", cfg.File, dead.Host)
+	if dead.Port != 3306 {
+		c += fmt.Sprintf(" --dead-master-port %d", dead.Port)
+	}
+	if cfg.GlobalFile != "" {
+		c += " --global-conf " + cfg.GlobalFile
+	}
+	return "`" + c + " --ignore-last-failover`"
 }
