@@ -126,7 +126,7 @@ var (
 	ErrRecoverMaster = errors.New("recovery of the new master failed")
 	// ErrDiverged: a survivor does not hold everything the new master held
 	// when it was promoted; it is left out and named (exit code 10).
-	ErrDiverged = errors.New("survivor does not hold what the new master held")
+	ErrDiverged = errors.New("it does not hold everything the new master held when it was promoted")
 )
 
 // PartialError reports a failover whose new master took over but some

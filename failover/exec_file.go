@@ -52,7 +52,7 @@ func (r *run) recoverFile(ctx context.Context) error {
 			return err
 		}
 		if lack := s.held.lacks(r.promotedHeld); lack != "" {
-			return fmt.Errorf("%w: it lacks what the new master held when it was promoted: %s", ErrDiverged, lack)
+			return fmt.Errorf("%w: it lacks %s; not repointed", ErrDiverged, lack)
 		}
 		return r.repoint(ctx, s, src)
 	})

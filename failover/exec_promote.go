@@ -115,7 +115,7 @@ func (r *run) repoint(ctx context.Context, s *survivor, src topology.ChangeMaste
 	}
 	if r.promotedPos != "" && src.Mode != topology.PositionFile {
 		if err := s.node.WaitGTID(ctx, r.promotedPos, r.opts.CatchUpWait); err != nil {
-			return fmt.Errorf("%w: it did not reach what the new master held when it was promoted: %v", ErrDiverged, err)
+			return fmt.Errorf("%w: %v", ErrDiverged, err)
 		}
 	}
 	return nil
