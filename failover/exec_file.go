@@ -183,7 +183,8 @@ func (r *run) salvageFor(ctx context.Context, phase string, s *survivor) error {
 			r.rep.warn("the dead master's binlog ends inside a transaction (%s): never committed, not applied", inc.GTID)
 		}
 	}
-	r.rep.note(phase, "%s: %d transactions of the dead master's binlog after %s applied (%d it held skipped)", s.key, x.trxs(), from, len(x.sum.Skipped))
+	r.rep.note(phase, "%s: %d transactions of the dead master's binlog after %s applied (%d it held skipped; %s copied from %s)",
+		s.key, x.trxs(), from, len(x.sum.Skipped), mib(c.bytes), c.from)
 	return nil
 }
 
@@ -198,3 +199,10 @@ func (r *run) recordNoSalvage(from topology.BinlogCoord) {
 }
 
 func (r *run) recordLoss(l Loss) { r.rep.loss(l) }
+
+func mib(n int64) string {
+	if n < 1<<20 {
+		return fmt.Sprintf("%d KiB", (n+1023)>>10)
+	}
+	return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+}

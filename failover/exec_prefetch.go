@@ -26,6 +26,7 @@ type binlogCopy struct {
 	from  topology.BinlogCoord
 	done  chan struct{}
 	files []string // local paths, in order; the first may be sparse
+	bytes int64    // bytes copied
 	err   error
 }
 
@@ -107,7 +108,7 @@ func (r *run) copyBinlogs(ctx context.Context, from topology.BinlogCoord) *binlo
 		cctx, cancel := context.WithTimeout(ctx, r.opts.CopyWait)
 		defer cancel()
 		dir := filepath.Join(r.opts.WorkDir, fmt.Sprintf("dead-master-binlogs-%d", copySeq.Add(1)))
-		c.files, c.err = copyBinlogsFrom(cctx, sh, r.env.BinlogDirs(r.dead), from, dir)
+		c.files, c.bytes, c.err = copyBinlogsFrom(cctx, sh, r.env.BinlogDirs(r.dead), from, dir)
 		if errors.Is(c.err, context.DeadlineExceeded) {
 			c.err = fmt.Errorf("copy not finished within %s: %w", r.opts.CopyWait, c.err)
 		}
@@ -120,10 +121,10 @@ func (r *run) copyBinlogs(ctx context.Context, from topology.BinlogCoord) *binlo
 // 64 KiB and the bytes from from.Pos on (at their offsets, leaving a hole),
 // the later files whole. Files purged before it died are simply absent:
 // the copy starts at the first file that exists.
-func copyBinlogsFrom(ctx context.Context, sh Shell, dirs []string, from topology.BinlogCoord, dest string) ([]string, error) {
+func copyBinlogsFrom(ctx context.Context, sh Shell, dirs []string, from topology.BinlogCoord, dest string) ([]string, int64, error) {
 	base, seq, err := topology.SplitBinlogName(from.File)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	q := make([]string, len(dirs))
 	for i, d := range dirs {
@@ -137,11 +138,11 @@ func copyBinlogsFrom(ctx context.Context, sh Shell, dirs []string, from topology
 		"t=$((s - pos)); printf '%%s %%s %%s\\n' \"$f\" \"$pos\" \"$t\"; tail -c +$((pos + 1)) \"$f\" | head -c \"$t\" || exit 5; "+
 		"else printf '%%s 0 %%s\\n' \"$f\" \"$s\"; head -c \"$s\" \"$f\" || exit 5; fi; done; [ $found = 1 ] && exit 0; done; exit 3",
 		seq, from.Pos, headBytes, strings.Join(q, " "), shellQuote(base))
-	files, err := streamFrames(ctx, sh, script, dest)
+	files, n, err := streamFrames(ctx, sh, script, dest)
 	if err == nil && len(files) == 0 {
 		err = fmt.Errorf("no binlog from %s on in master_binlog_dir %s", from.File, strings.Join(dirs, ","))
 	}
-	return files, err
+	return files, n, err
 }
 
 // salvageStart is where the extraction of a copy starts for coordinate
@@ -157,37 +158,40 @@ func salvageStart(c *binlogCopy, from topology.BinlogCoord) (start binlog.Pos, l
 
 // streamFrames runs a remote command that writes file pieces framed as
 // "<name> <offset> <size>\n<bytes>" and stores them under dest at their
-// offsets; it returns the files in the order they first appeared.
-func streamFrames(ctx context.Context, sh Shell, script, dest string) ([]string, error) {
+// offsets; it returns the files in the order they first appeared, and the
+// bytes copied.
+func streamFrames(ctx context.Context, sh Shell, script, dest string) ([]string, int64, error) {
 	rc, err := sh.Stream(ctx, script)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	defer rc.Close()
 	if err := os.MkdirAll(dest, 0o700); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	br := bufio.NewReaderSize(rc, 1<<20)
 	var files []string
+	var total int64
 	for {
 		line, err := br.ReadString('\n')
 		if errors.Is(err, io.EOF) && line == "" {
-			return files, nil
+			return files, total, nil
 		}
 		if err != nil {
-			return files, fmt.Errorf("copy files: %w", err)
+			return files, total, fmt.Errorf("copy files: %w", err)
 		}
 		name, off, size, ok := parseFrame(line)
 		if !ok {
-			return files, fmt.Errorf("copy files: unexpected frame %q", line)
+			return files, total, fmt.Errorf("copy files: unexpected frame %q", line)
 		}
 		p := filepath.Join(dest, name)
 		if len(files) == 0 || files[len(files)-1] != p {
 			files = append(files, p)
 		}
 		if err := writeAt(p, br, off, size); err != nil {
-			return files, err
+			return files, total, err
 		}
+		total += size
 	}
 }
 

@@ -104,7 +104,7 @@ func (r *run) relayLogs(ctx context.Context, key topology.Key, n Node) ([]binlog
 	// (relative names are relative to the index's directory).
 	script := "cd " + shellQuote(path.Dir(index)) + " || exit 4; while IFS= read -r f; do [ -n \"$f\" ] || continue; " +
 		"s=$(wc -c < \"$f\") || exit 5; printf '%s 0 %s\\n' \"${f##*/}\" \"$s\"; head -c \"$s\" \"$f\" || exit 5; done < " + shellQuote(index)
-	files, err := streamFrames(cctx, sh, script, filepath.Join(r.opts.WorkDir, fmt.Sprintf("relay-%s_%d", key.Host, key.Port)))
+	files, _, err := streamFrames(cctx, sh, script, filepath.Join(r.opts.WorkDir, fmt.Sprintf("relay-%s_%d", key.Host, key.Port)))
 	if err != nil {
 		return nil, fmt.Errorf("copy relay logs of %s (index %s): %w", key, index, err)
 	}
