@@ -45,12 +45,15 @@ lint:
 demo: setup build
 	./scripts/demo.sh $(DEMO_DIR)
 
-# Figures, not pass/fail: binlog parsing throughput (Go benchmark), then
-# failover scenarios and switchovers repeated on real 3-host sandboxes.
+# Figures, not pass/fail: binlog parsing and extraction throughput (Go
+# benchmarks), failover scenarios repeated on real 3-host sandboxes, one
+# 1 GiB transaction salvaged by the gomha binary (time and its peak RSS),
+# and switchovers.
 BENCH_RUNS ?= 5
+BENCH_BIG_MIB ?= 1024
 bench: setup build
-	$(GO) test -run '^$$' -bench 'Scan' -benchtime 2s ./binlog/
-	$(GO) run ./internal/bench -runs $(BENCH_RUNS)
+	$(GO) test -run '^$$' -bench 'Scan|ExtractBigTransaction' -benchtime 2s ./binlog/
+	$(GO) run ./internal/bench -runs $(BENCH_RUNS) -big $(BENCH_BIG_MIB) -gomha $(BIN)/gomha
 	GOMHA_BENCH_SWITCHES=$(BENCH_RUNS) $(GO) test -count=1 -run '^$$' -bench 'SwitchoverSandbox' -benchtime 1x ./manager/
 
 demo-down: build
