@@ -86,6 +86,7 @@ func (s *scenario) kill(host string) {
 
 func (s *scenario) killHost(host string) {
 	s.t.Helper()
+	s.noteReceived()
 	s.lostTail = s.c.Hosts[0].Addr
 	if err := s.c.KillHost(context.Background(), host); err != nil {
 		s.t.Fatal(err)

@@ -134,6 +134,7 @@ func (s *scenario) startMoreWriters(tables ...string) {
 		if err != nil {
 			s.t.Fatalf("writer %s: %v", tb, err)
 		}
+		s.t.Cleanup(func() { w.Stop() })
 		s.more = append(s.more, w)
 	}
 	s.ackMore(20)
