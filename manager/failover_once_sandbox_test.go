@@ -96,19 +96,7 @@ func (s *scenario) waitCount(k *counter, n int) {
 
 // counterValue reads the counter on host.
 func (s *scenario) counterValue(host string) int {
-	s.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	db, err := s.c.DB(ctx, host)
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	defer db.Close()
-	var n int
-	if err := db.QueryRowContext(ctx, "SELECT n FROM "+counterTable+" WHERE id = 1").Scan(&n); err != nil {
-		s.t.Fatalf("read counter on %s: %v", host, err)
-	}
-	return n
+	return int(s.queryInt(host, "SELECT n FROM "+counterTable+" WHERE id = 1"))
 }
 
 // checkCounter: every survivor holds every acknowledged increment, once.
@@ -131,28 +119,23 @@ var onceConf = []string{"gtid_strict_mode=OFF"}
 // master's binlog tail salvaged: the relay-log differences, the replicas'
 // own relay logs and the salvaged tail must not overlap on any server.
 func TestFailoverNothingTwiceSandbox(t *testing.T) {
-	for _, mode := range []struct {
-		name string
-		gtid bool
-	}{{"gtid", true}, {"file", false}} {
-		t.Run(mode.name, func(t *testing.T) {
-			s := newScenarioConf(t, mode.gtid, "", nil, withFormat("MIXED", onceConf...))
-			k := s.startCounter()
-			s.waitCount(k, 50)
-			s.exec("host3", "STOP SLAVE IO_THREAD")
-			s.waitCount(k, 100)
-			s.exec("host2", "STOP SLAVE SQL_THREAD")
-			s.waitCount(k, 100)
-			s.exec("host2", "STOP SLAVE IO_THREAD")
-			s.waitCount(k, 100)
-			s.kill("host1")
-			if _, err := s.failover("host1", manager.FailoverOptions{}); err != nil {
-				t.Fatalf("failover: %v", err)
-			}
-			s.verify("host2", "host1")
-			s.checkCounter(k, "host2", "host3")
-		})
-	}
+	bothModes(t, func(t *testing.T, gtid bool) {
+		s := newScenarioConf(t, gtid, "", nil, withFormat("MIXED", onceConf...))
+		k := s.startCounter()
+		s.waitCount(k, 50)
+		s.exec("host3", "STOP SLAVE IO_THREAD")
+		s.waitCount(k, 100)
+		s.exec("host2", "STOP SLAVE SQL_THREAD")
+		s.waitCount(k, 100)
+		s.exec("host2", "STOP SLAVE IO_THREAD")
+		s.waitCount(k, 100)
+		s.kill("host1")
+		if _, err := s.failover("host1", manager.FailoverOptions{}); err != nil {
+			t.Fatalf("failover: %v", err)
+		}
+		s.verify("host2", "host1")
+		s.checkCounter(k, "host2", "host3")
+	})
 }
 
 func withFormat(format string, extra ...string) func(*sandbox.Options) {
@@ -164,38 +147,33 @@ func withFormat(format string, extra ...string) func(*sandbox.Options) {
 // new master; the next run starts from what each server has and applies
 // the rest exactly once.
 func TestFailoverRerunAfterKillSandbox(t *testing.T) {
-	for _, mode := range []struct {
-		name string
-		gtid bool
-	}{{"gtid", true}, {"file", false}} {
-		t.Run(mode.name, func(t *testing.T) {
-			s := newScenarioConf(t, mode.gtid, "", map[string]string{"server2": "candidate_master=1"}, withFormat("MIXED", onceConf...))
-			k := s.startCounter()
-			s.waitCount(k, 50)
-			s.exec("host3", "STOP SLAVE IO_THREAD")
-			s.waitCount(k, 50)
-			s.exec("host2", "STOP SLAVE IO_THREAD")
-			s.waitCount(k, 3000)
-			s.kill("host1")
-			before := s.counterValue("host2")
-			helper := s.startFailoverProcess("host1")
-			s.waitFor("the new master to be half-way through the salvaged increments", 60*time.Second, func() bool {
-				n := s.counterValue("host2")
-				return n > before+100 && n < before+2000
-			})
-			helper.kill()
-			t.Logf("killed the failover with the counter at %d on host2 (%d before, %d acknowledged)", s.counterValue("host2"), before, k.n())
-			rep, err := s.failover("host1", manager.FailoverOptions{})
-			if err != nil {
-				t.Fatalf("second failover: %v", err)
-			}
-			if rep.NewMaster != s.key("host2").String() {
-				t.Errorf("the second run promoted %s, want host2", rep.NewMaster)
-			}
-			s.verify("host2", "host1")
-			s.checkCounter(k, "host2", "host3")
+	bothModes(t, func(t *testing.T, gtid bool) {
+		s := newScenarioConf(t, gtid, "", map[string]string{"server2": "candidate_master=1"}, withFormat("MIXED", onceConf...))
+		k := s.startCounter()
+		s.waitCount(k, 50)
+		s.exec("host3", "STOP SLAVE IO_THREAD")
+		s.waitCount(k, 50)
+		s.exec("host2", "STOP SLAVE IO_THREAD")
+		s.waitCount(k, 3000)
+		s.kill("host1")
+		before := s.counterValue("host2")
+		helper := s.startFailoverProcess("host1")
+		s.waitFor("the new master to be half-way through the salvaged increments", 60*time.Second, func() bool {
+			n := s.counterValue("host2")
+			return n > before+100 && n < before+2000
 		})
-	}
+		helper.kill()
+		t.Logf("killed the failover with the counter at %d on host2 (%d before, %d acknowledged)", s.counterValue("host2"), before, k.n())
+		rep, err := s.failover("host1", manager.FailoverOptions{})
+		if err != nil {
+			t.Fatalf("second failover: %v", err)
+		}
+		if rep.NewMaster != s.key("host2").String() {
+			t.Errorf("the second run promoted %s, want host2", rep.NewMaster)
+		}
+		s.verify("host2", "host1")
+		s.checkCounter(k, "host2", "host3")
+	})
 }
 
 // waitFor polls cond until it holds.
@@ -214,29 +192,24 @@ func (s *scenario) waitFor(what string, limit time.Duration, cond func() bool) {
 // need was purged on the dead master; what the latest replica lacks is
 // still in the binlogs that exist and must be salvaged.
 func TestFailoverPurgedBinlogSandbox(t *testing.T) {
-	for _, mode := range []struct {
-		name string
-		gtid bool
-	}{{"gtid", true}, {"file", false}} {
-		t.Run(mode.name, func(t *testing.T) {
-			s := newScenario(t, mode.gtid, "")
-			s.startWriter(50)
-			s.lag(30, "host3")
-			s.exec("host1", "FLUSH BINARY LOGS")
-			s.lag(30, "host2")
-			s.lag(30)
-			s.exec("host1", "PURGE BINARY LOGS TO 'mysql-bin.000002'")
-			s.kill("host1")
-			rep, err := s.failover("host1", manager.FailoverOptions{})
-			if err != nil {
-				t.Fatalf("failover: %v", err)
-			}
-			if len(rep.Salvaged) == 0 || !rep.Lost.Nothing {
-				t.Errorf("salvaged %d transactions, lost %+v: the tail host2 lacks was in mysql-bin.000002", len(rep.Salvaged), rep.Lost)
-			}
-			s.verify("host2", "host1")
-		})
-	}
+	bothModes(t, func(t *testing.T, gtid bool) {
+		s := newScenario(t, gtid, "")
+		s.startWriter(50)
+		s.lag(30, "host3")
+		s.exec("host1", "FLUSH BINARY LOGS")
+		s.lag(30, "host2")
+		s.lag(30)
+		s.exec("host1", "PURGE BINARY LOGS TO 'mysql-bin.000002'")
+		s.kill("host1")
+		rep, err := s.failover("host1", manager.FailoverOptions{})
+		if err != nil {
+			t.Fatalf("failover: %v", err)
+		}
+		if len(rep.Salvaged) == 0 || !rep.Lost.Nothing {
+			t.Errorf("salvaged %d transactions, lost %+v: the tail host2 lacks was in mysql-bin.000002", len(rep.Salvaged), rep.Lost)
+		}
+		s.verify("host2", "host1")
+	})
 }
 
 // TestFailoverRelayWaitTimeoutSandbox: a replica applies what it received

@@ -1,7 +1,6 @@
 package manager_test
 
 import (
-	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -30,19 +29,7 @@ func (s *scenario) writeGroup(g string, n int) {
 
 // groupCount counts the rows of group g on host.
 func (s *scenario) groupCount(host, g string) int {
-	s.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	db, err := s.c.DB(ctx, host)
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	defer db.Close()
-	var n int
-	if err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+marksTable+" WHERE grp = ?", g).Scan(&n); err != nil {
-		s.t.Fatalf("count group %s on %s: %v", g, host, err)
-	}
-	return n
+	return int(s.queryInt(host, "SELECT COUNT(*) FROM "+marksTable+" WHERE grp = ?", g))
 }
 
 // wantGroups checks each group's row count on each host.
@@ -68,38 +55,33 @@ func (s *scenario) readPos(host string) string {
 // later files are still salvaged, and the report names the exact range
 // that is gone and for whom.
 func TestFailoverLatestBinlogPurgedSandbox(t *testing.T) {
-	for _, mode := range []struct {
-		name string
-		gtid bool
-	}{{"gtid", true}, {"file", false}} {
-		t.Run(mode.name, func(t *testing.T) {
-			s := newScenario(t, mode.gtid, "")
-			s.writeGroup("A", 20)
-			s.waitReceived("host2")
-			s.waitReceived("host3")
-			s.exec("host2", "STOP SLAVE IO_THREAD")
-			s.exec("host3", "STOP SLAVE IO_THREAD")
-			from := s.readPos("host2")
-			s.writeGroup("B", 20)
-			s.exec("host1", "FLUSH BINARY LOGS")
-			s.writeGroup("C", 20)
-			s.exec("host1", "PURGE BINARY LOGS TO 'mysql-bin.000002'")
-			s.kill("host1")
-			rep, err := s.failover("host1", manager.FailoverOptions{})
-			if err != nil {
-				t.Fatalf("failover: %v", err)
-			}
-			wantRange := from + " to mysql-bin.000002:4"
-			if rep.Lost.Nothing || rep.Lost.Range != wantRange || !strings.Contains(rep.Lost.Why, "purged") {
-				t.Errorf("lost %+v, want the range %s named as purged", rep.Lost, wantRange)
-			}
-			if !strings.Contains(rep.String(), wantRange) {
-				t.Errorf("the report does not name %s:\n%s", wantRange, rep)
-			}
-			s.verify("host2", "host1")
-			s.wantGroups(map[string]int{"A": 20, "B": 0, "C": 20}, "host2", "host3")
-		})
-	}
+	bothModes(t, func(t *testing.T, gtid bool) {
+		s := newScenario(t, gtid, "")
+		s.writeGroup("A", 20)
+		s.waitReceived("host2")
+		s.waitReceived("host3")
+		s.exec("host2", "STOP SLAVE IO_THREAD")
+		s.exec("host3", "STOP SLAVE IO_THREAD")
+		from := s.readPos("host2")
+		s.writeGroup("B", 20)
+		s.exec("host1", "FLUSH BINARY LOGS")
+		s.writeGroup("C", 20)
+		s.exec("host1", "PURGE BINARY LOGS TO 'mysql-bin.000002'")
+		s.kill("host1")
+		rep, err := s.failover("host1", manager.FailoverOptions{})
+		if err != nil {
+			t.Fatalf("failover: %v", err)
+		}
+		wantRange := from + " to mysql-bin.000002:4"
+		if rep.Lost.Nothing || rep.Lost.Range != wantRange || !strings.Contains(rep.Lost.Why, "purged") {
+			t.Errorf("lost %+v, want the range %s named as purged", rep.Lost, wantRange)
+		}
+		if !strings.Contains(rep.String(), wantRange) {
+			t.Errorf("the report does not name %s:\n%s", wantRange, rep)
+		}
+		s.verify("host2", "host1")
+		s.wantGroups(map[string]int{"A": 20, "B": 0, "C": 20}, "host2", "host3")
+	})
 }
 
 // purgeRelayLogs makes host drop the relay logs it has applied, as
@@ -135,35 +117,37 @@ func (s *scenario) purgeRelayLogs(host string) {
 	})
 }
 
+// lagBeyondRelayLogs leaves host3 behind by groups B and C while host2's
+// relay logs hold only C (relay_log_purge dropped B's as applied).
+func (s *scenario) lagBeyondRelayLogs() {
+	s.t.Helper()
+	s.writeGroup("A", 20)
+	s.waitReceived("host3")
+	s.exec("host3", "STOP SLAVE IO_THREAD")
+	s.writeGroup("B", 20)
+	s.waitReceived("host2")
+	s.purgeRelayLogs("host2")
+	s.writeGroup("C", 20)
+	s.waitReceived("host2")
+}
+
 // TestFailoverRelayLogsPurgedSandbox: host3 lags behind what the latest
 // replica's relay logs still hold (they were purged as applied). With the
 // dead master's host reachable, host3 gets its whole gap from the dead
 // master's binlog (file mode) or by GTID from the new master.
 func TestFailoverRelayLogsPurgedSandbox(t *testing.T) {
-	for _, mode := range []struct {
-		name string
-		gtid bool
-	}{{"gtid", true}, {"file", false}} {
-		t.Run(mode.name, func(t *testing.T) {
-			s := newScenario(t, mode.gtid, "")
-			s.writeGroup("A", 20)
-			s.waitReceived("host3")
-			s.exec("host3", "STOP SLAVE IO_THREAD")
-			s.writeGroup("B", 20)
-			s.waitReceived("host2")
-			s.purgeRelayLogs("host2")
-			s.writeGroup("C", 20)
-			s.waitReceived("host2")
-			s.exec("host2", "STOP SLAVE IO_THREAD")
-			s.writeGroup("D", 20)
-			s.kill("host1")
-			if _, err := s.failover("host1", manager.FailoverOptions{}); err != nil {
-				t.Fatalf("failover: %v", err)
-			}
-			s.verify("host2", "host1")
-			s.wantGroups(map[string]int{"A": 20, "B": 20, "C": 20, "D": 20}, "host2", "host3")
-		})
-	}
+	bothModes(t, func(t *testing.T, gtid bool) {
+		s := newScenario(t, gtid, "")
+		s.lagBeyondRelayLogs()
+		s.exec("host2", "STOP SLAVE IO_THREAD")
+		s.writeGroup("D", 20)
+		s.kill("host1")
+		if _, err := s.failover("host1", manager.FailoverOptions{}); err != nil {
+			t.Fatalf("failover: %v", err)
+		}
+		s.verify("host2", "host1")
+		s.wantGroups(map[string]int{"A": 20, "B": 20, "C": 20, "D": 20}, "host2", "host3")
+	})
 }
 
 // TestFailoverReplicaUnrecoverableSandbox: the same, but the dead master's
@@ -172,47 +156,35 @@ func TestFailoverRelayLogsPurgedSandbox(t *testing.T) {
 // it and what it lacks, and the exit code is MHA's 10. By GTID, host3
 // fetches its gap from the new master's binlog.
 func TestFailoverReplicaUnrecoverableSandbox(t *testing.T) {
-	for _, mode := range []struct {
-		name string
-		gtid bool
-	}{{"gtid", true}, {"file", false}} {
-		t.Run(mode.name, func(t *testing.T) {
-			s := newScenario(t, mode.gtid, "")
-			s.writeGroup("A", 20)
-			s.waitReceived("host3")
-			s.exec("host3", "STOP SLAVE IO_THREAD")
-			s.writeGroup("B", 20)
-			s.waitReceived("host2")
-			s.purgeRelayLogs("host2")
-			s.writeGroup("C", 20)
-			s.waitReceived("host2")
-			s.killHost("host1")
-			rep, err := s.failover("host1", manager.FailoverOptions{})
-			if mode.gtid {
-				if err != nil {
-					t.Fatalf("failover: %v", err)
-				}
-				s.verify("host2", "host1")
-				s.wantGroups(map[string]int{"A": 20, "B": 20, "C": 20}, "host2", "host3")
-				return
+	bothModes(t, func(t *testing.T, gtid bool) {
+		s := newScenario(t, gtid, "")
+		s.lagBeyondRelayLogs()
+		s.killHost("host1")
+		rep, err := s.failover("host1", manager.FailoverOptions{})
+		if gtid {
+			if err != nil {
+				t.Fatalf("failover: %v", err)
 			}
-			var pe *failover.PartialError
-			if !errors.As(err, &pe) || manager.ExitCode(err) != manager.ExitFailoverPartial {
-				t.Fatalf("failover: %v, want exit code %d naming host3", err, manager.ExitFailoverPartial)
+			s.verify("host2", "host1")
+			s.wantGroups(map[string]int{"A": 20, "B": 20, "C": 20}, "host2", "host3")
+			return
+		}
+		var pe *failover.PartialError
+		if !errors.As(err, &pe) || manager.ExitCode(err) != manager.ExitFailoverPartial {
+			t.Fatalf("failover: %v, want exit code %d naming host3", err, manager.ExitFailoverPartial)
+		}
+		named := false
+		for _, e := range rep.Replicas {
+			if e.Server == s.key("host3").String() && e.Role == "failed" && strings.Contains(e.Error, "lacks") && e.Next != "" {
+				named = true
 			}
-			named := false
-			for _, e := range rep.Replicas {
-				if e.Server == s.key("host3").String() && e.Role == "failed" && strings.Contains(e.Error, "lacks") && e.Next != "" {
-					named = true
-				}
-			}
-			if !named {
-				t.Errorf("host3 is not named with what it lacks and how to finish: %+v", rep.Replicas)
-			}
-			if st := s.slaveStatus("host3"); st["Master_Host"] == s.key("host2").Host {
-				t.Errorf("host3 was repointed at the new master with a gap in its data")
-			}
-			s.wantGroups(map[string]int{"A": 20, "B": 20, "C": 20}, "host2")
-		})
-	}
+		}
+		if !named {
+			t.Errorf("host3 is not named with what it lacks and how to finish: %+v", rep.Replicas)
+		}
+		if st := s.slaveStatus("host3"); st["Master_Host"] == s.key("host2").Host {
+			t.Errorf("host3 was repointed at the new master with a gap in its data")
+		}
+		s.wantGroups(map[string]int{"A": 20, "B": 20, "C": 20}, "host2")
+	})
 }

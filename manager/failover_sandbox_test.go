@@ -46,28 +46,14 @@ func (s *scenario) noteReceived() {
 	for _, w := range writers {
 		s.received[w] = w.Acked()
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	db, err := s.c.DB(ctx, "host1")
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	defer db.Close()
-	rows, err := node.QueryMaps(ctx, db, "SHOW MASTER STATUS")
-	if err != nil || len(rows) != 1 {
-		s.t.Fatalf("show master status: %v", err)
-	}
-	want, _ := strconv.ParseInt(rows[0]["Position"], 10, 64)
-	for ctx.Err() == nil {
+	file, pos := s.masterPos()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
 		receiving := false
 		for _, h := range s.c.Hosts[1:] {
-			st := s.slaveStatus(h.Name)
-			read, _ := strconv.ParseInt(st["Read_Master_Log_Pos"], 10, 64)
-			if st["Slave_IO_Running"] != "Yes" {
-				continue
-			}
-			receiving = true
-			if st["Master_Log_File"] == rows[0]["File"] && read >= want {
+			io, got := s.received1(h.Name, file, pos)
+			receiving = receiving || io
+			if got {
 				return
 			}
 		}
@@ -79,7 +65,7 @@ func (s *scenario) noteReceived() {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	s.t.Fatalf("no replica received the master's binlog up to %s:%d", rows[0]["File"], want)
+	s.t.Fatalf("no replica received the master's binlog up to %s:%d", file, pos)
 }
 
 func newScenario(t *testing.T, gtid bool, extraConf string, opts ...func(*sandbox.Options)) *scenario {
@@ -133,16 +119,81 @@ func (s *scenario) startWriter(n int) {
 	s.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	w, err := sandbox.StartWriter(context.Background(), s.c, sandbox.WriterOptions{})
-	if err != nil {
-		s.t.Fatalf("writer: %v", err)
-	}
-	// A test that fails before verify must not leave its writer running:
-	// it would find the next test's sandbox on the same addresses.
-	s.t.Cleanup(func() { w.Stop() })
-	s.w = w
-	if err := w.WaitAcked(ctx, n); err != nil {
+	s.w = s.newWriter("")
+	if err := s.w.WaitAcked(ctx, n); err != nil {
 		s.t.Fatalf("writer made no progress: %v", err)
+	}
+}
+
+// newWriter starts a writer on table ("": the default one). A test that
+// fails before verify must not leave it running: it would find the next
+// test's sandbox on the same addresses, so it stops at cleanup.
+func (s *scenario) newWriter(table string) *sandbox.Writer {
+	s.t.Helper()
+	w, err := sandbox.StartWriter(context.Background(), s.c, sandbox.WriterOptions{Table: table})
+	if err != nil {
+		s.t.Fatalf("writer %s: %v", table, err)
+	}
+	s.t.Cleanup(func() { w.Stop() })
+	return w
+}
+
+// queryInt runs a query returning one number on host.
+func (s *scenario) queryInt(host, q string, args ...any) int64 {
+	s.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	db, err := s.c.DB(ctx, host)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer db.Close()
+	var n int64
+	if err := db.QueryRowContext(ctx, q, args...).Scan(&n); err != nil {
+		s.t.Fatalf("%s on %s: %v", q, host, err)
+	}
+	return n
+}
+
+// masterPos is host1's SHOW MASTER STATUS.
+func (s *scenario) masterPos() (string, int64) {
+	st := s.row("host1", "SHOW MASTER STATUS")
+	pos, _ := strconv.ParseInt(st["Position"], 10, 64)
+	return st["File"], pos
+}
+
+// row runs a query returning one row on host.
+func (s *scenario) row(host, q string) map[string]string {
+	s.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	db, err := s.c.DB(ctx, host)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer db.Close()
+	rows, err := node.QueryMaps(ctx, db, q)
+	if err != nil || len(rows) != 1 {
+		s.t.Fatalf("%s on %s: %v (%d rows)", q, host, err, len(rows))
+	}
+	return rows[0]
+}
+
+// received1 reports whether host's IO thread runs and whether it has
+// received the master's binlog up to file:pos.
+func (s *scenario) received1(host, file string, pos int64) (io, got bool) {
+	st := s.slaveStatus(host)
+	read, _ := strconv.ParseInt(st["Read_Master_Log_Pos"], 10, 64)
+	return st["Slave_IO_Running"] == "Yes", st["Master_Log_File"] == file && read >= pos
+}
+
+// bothModes runs a scenario with GTID and with file/position replication.
+func bothModes(t *testing.T, fn func(t *testing.T, gtid bool)) {
+	for _, m := range []struct {
+		name string
+		gtid bool
+	}{{"gtid", true}, {"file", false}} {
+		t.Run(m.name, func(t *testing.T) { fn(t, m.gtid) })
 	}
 }
 

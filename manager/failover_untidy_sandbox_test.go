@@ -4,13 +4,11 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/gomha/gomha/failover"
-	"github.com/gomha/gomha/node"
 	"github.com/gomha/gomha/sandbox"
 )
 
@@ -20,19 +18,7 @@ import (
 
 // slaveStatus reads SHOW SLAVE STATUS of host.
 func (s *scenario) slaveStatus(host string) map[string]string {
-	s.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	db, err := s.c.DB(ctx, host)
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	defer db.Close()
-	rows, err := node.QueryMaps(ctx, db, "SHOW SLAVE STATUS")
-	if err != nil || len(rows) != 1 {
-		s.t.Fatalf("show slave status on %s: %v (%d rows)", host, err, len(rows))
-	}
-	return rows[0]
+	return s.row(host, "SHOW SLAVE STATUS")
 }
 
 // waitSQLError waits until host's SQL thread stopped with errno.
@@ -53,28 +39,11 @@ func (s *scenario) waitSQLError(host string, errno int) {
 // master logged so far (its SQL thread may be anywhere).
 func (s *scenario) waitReceived(host string) {
 	s.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	db, err := s.c.DB(ctx, "host1")
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	defer db.Close()
-	rows, err := node.QueryMaps(ctx, db, "SHOW MASTER STATUS")
-	if err != nil || len(rows) != 1 {
-		s.t.Fatalf("show master status: %v", err)
-	}
-	want := rows[0]
-	for ctx.Err() == nil {
-		st := s.slaveStatus(host)
-		read, _ := strconv.ParseInt(st["Read_Master_Log_Pos"], 10, 64)
-		pos, _ := strconv.ParseInt(want["Position"], 10, 64)
-		if st["Master_Log_File"] == want["File"] && read >= pos {
-			return
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	s.t.Fatalf("%s did not receive up to %s:%s", host, want["File"], want["Position"])
+	file, pos := s.masterPos()
+	s.waitFor(host+" to receive the master's binlog up to "+file, 10*time.Second, func() bool {
+		_, got := s.received1(host, file, pos)
+		return got
+	})
 }
 
 // ackMore lets the writers commit n more rows each.
@@ -130,12 +99,7 @@ func (s *scenario) holdGapLock(host, table string, d time.Duration) (release fun
 func (s *scenario) startMoreWriters(tables ...string) {
 	s.t.Helper()
 	for _, tb := range tables {
-		w, err := sandbox.StartWriter(context.Background(), s.c, sandbox.WriterOptions{Table: tb})
-		if err != nil {
-			s.t.Fatalf("writer %s: %v", tb, err)
-		}
-		s.t.Cleanup(func() { w.Stop() })
-		s.more = append(s.more, w)
+		s.more = append(s.more, s.newWriter(tb))
 	}
 	s.ackMore(20)
 }
@@ -179,19 +143,7 @@ func parallelBusyWorker(s *scenario) {
 }
 
 func (s *scenario) maxID(host string) int64 {
-	s.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	db, err := s.c.DB(ctx, host)
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	defer db.Close()
-	var n int64
-	if err := db.QueryRowContext(ctx, "SELECT COALESCE(MAX(id), 0) FROM gomha_test.writes").Scan(&n); err != nil {
-		s.t.Fatal(err)
-	}
-	return n
+	return s.queryInt(host, "SELECT COALESCE(MAX(id), 0) FROM gomha_test.writes")
 }
 
 func untidyCases() []failCase {
