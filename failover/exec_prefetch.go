@@ -205,7 +205,9 @@ func parseFrame(line string) (name string, off, size int64, ok bool) {
 	return f[0], off, size, err1 == nil && err2 == nil && off >= 0 && size >= 0
 }
 
-// writeAt copies n bytes of r into path at offset off.
+// writeAt copies n bytes of r into path at offset off. The file is at least
+// off+n bytes long afterwards, even when n is 0: a copy that starts at the
+// very end of a binlog keeps that binlog's length.
 func writeAt(path string, r io.Reader, off, n int64) error {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE, 0o600)
 	if err != nil {
@@ -218,6 +220,12 @@ func writeAt(path string, r io.Reader, off, n int64) error {
 	if _, err := io.CopyN(f, r, n); err != nil {
 		f.Close()
 		return fmt.Errorf("copy %s: %w", filepath.Base(path), err)
+	}
+	if fi, err := f.Stat(); err == nil && fi.Size() < off+n {
+		if err := f.Truncate(off + n); err != nil {
+			f.Close()
+			return fmt.Errorf("copy %s: %w", filepath.Base(path), err)
+		}
 	}
 	return f.Close()
 }

@@ -164,6 +164,14 @@ func failCases() []failCase {
 	return []failCase{
 		{name: "mysqld crash with replicas in sync", why: "the basic case",
 			fault: func(s *scenario) { s.kill("host1") }, wantMaster: "host2", skip: []string{"host1"}},
+		{name: "mysqld crash with replicas in sync, master binlog beyond 64 KiB", why: "the salvage copies the header and an empty tail of a long binlog",
+			prepare: func(s *scenario) {
+				s.exec("host1", "CREATE TABLE gomha_test.pad (id INT AUTO_INCREMENT PRIMARY KEY, b LONGBLOB)",
+					"INSERT INTO gomha_test.pad (b) VALUES (REPEAT('x', 200000))")
+				s.waitReceived("host2")
+				s.waitReceived("host3")
+			},
+			fault: func(s *scenario) { s.kill("host1") }, wantMaster: "host2", skip: []string{"host1"}},
 		{name: "host gone with one replica behind", why: "no salvage possible; host3 must get what host2 has",
 			prepare: func(s *scenario) { s.lag(30, "host3") },
 			fault:   func(s *scenario) { s.killHost("host1") }, wantMaster: "host2", skip: []string{"host1"},
