@@ -15,14 +15,18 @@ import (
 
 // MonitorOptions is everything the monitor needs, injected.
 type MonitorOptions struct {
-	Config    *config.Config
-	Master    config.Server   // the current master (found with CheckRepl)
-	Replicas  []config.Server // its alive replicas
-	LocalAddr string          // source address of every connection ("" = the kernel's choice)
-	Status    *StatusFile     // may be nil
-	Hooks     hook.Runner
-	Logger    *slog.Logger
-	Now       func() time.Time // clock for the Verdict's times (default time.Now)
+	Config   *config.Config
+	Master   config.Server   // the current master (found with CheckRepl)
+	Replicas []config.Server // its alive replicas
+	// ConfiguredReplicas is how many replicas the master has in the
+	// configuration, dead ones included: the quorum is a majority of them
+	// (0: len(Replicas)).
+	ConfiguredReplicas int
+	LocalAddr          string      // source address of every connection ("" = the kernel's choice)
+	Status             *StatusFile // may be nil
+	Hooks              hook.Runner
+	Logger             *slog.Logger
+	Now                func() time.Time // clock for the Verdict's times (default time.Now)
 }
 
 // Verdict is the monitor's conclusion about a dead master.
@@ -76,8 +80,9 @@ func NewMonitor(opts MonitorOptions) *Monitor {
 
 // episode is one run of failed checks, from the first failure to recovery.
 type episode struct {
-	first      time.Time
-	lastReason string
+	first       time.Time
+	lastOutcome outcome
+	since       time.Time // when lastOutcome began
 }
 
 // Run checks the master every ping_interval until it is confirmed dead
@@ -138,7 +143,9 @@ func (m *Monitor) handle(ctx context.Context, ep *episode, trigger string, at ti
 			m.log.Info("master answers again: suspicion cleared", "failing_for", m.opts.Now().Sub(ep.first).Round(time.Millisecond).String())
 			*ep = episode{}
 		}
-		m.setStatus(StatusPingOK)
+		if m.setStatus(StatusPingOK) {
+			m.setView(ManagerView{State: "healthy", Reason: "master " + m.key.String() + " answers", Since: m.opts.Now()})
+		}
 		return Verdict{}, false, nil
 	}
 	if errors.Is(err, ErrLockHeld) {
@@ -157,7 +164,7 @@ func (m *Monitor) handle(ctx context.Context, ep *episode, trigger string, at ti
 		m.log.Warn("master check failed: master is suspect", "trigger", trigger, "error", err)
 	}
 	m.setStatus(StatusPingFailing)
-	vs := m.gather(ctx)
+	vs := m.gather(ctx, ep.first)
 	if ctx.Err() != nil {
 		return Verdict{}, false, nil
 	}
@@ -165,16 +172,38 @@ func (m *Monitor) handle(ctx context.Context, ep *episode, trigger string, at ti
 	if d.Outcome == outcomeDead {
 		return m.verdict(ep, vs, d), true, nil
 	}
-	level := slog.LevelWarn
-	if d.Outcome == outcomeAlive || d.Outcome == outcomeUndecided {
-		level = slog.LevelInfo
-	}
-	if d.Reason != ep.lastReason || level == slog.LevelWarn {
+	if d.Outcome != ep.lastOutcome {
+		// Once per change of state, not every interval.
+		level := slog.LevelWarn
+		if d.Outcome == outcomeAlive || d.Outcome == outcomeUndecided {
+			level = slog.LevelInfo
+		}
 		m.log.Log(ctx, level, d.Reason, "evidence", vs.evidence(),
 			"failing_for", m.opts.Now().Sub(ep.first).Round(time.Millisecond).String())
+		ep.lastOutcome, ep.since = d.Outcome, m.opts.Now()
 	}
-	ep.lastReason = d.Reason
+	m.setView(ManagerView{State: d.Outcome.String(), Reason: d.Reason, Since: ep.since, Evidence: vs.evidence()})
 	return Verdict{}, false, nil
+}
+
+func (o outcome) String() string {
+	switch o {
+	case outcomeAlive:
+		return "healthy"
+	case outcomeAliveRefusing:
+		return "alive, refusing the manager"
+	case outcomeUnreachableFromManager:
+		return "unreachable from the manager"
+	case outcomeManagerPartitioned:
+		return "manager partitioned"
+	case outcomeSecondaryVeto, outcomeSecondaryError:
+		return "secondary check disagrees"
+	case outcomeNoQuorum:
+		return "no quorum"
+	case outcomeDead:
+		return "dead"
+	}
+	return "suspect"
 }
 
 func (m *Monitor) verdict(ep *episode, vs views, d decision) Verdict {
@@ -183,17 +212,33 @@ func (m *Monitor) verdict(ep *episode, vs views, d decision) Verdict {
 		FirstFailure: ep.first, Confirmed: m.opts.Now(), Evidence: vs.evidence(),
 	}
 	m.setStatus(StatusPingFailed)
+	m.setView(ManagerView{State: "dead", Reason: d.Reason, Since: v.Confirmed, Evidence: v.Evidence})
 	m.log.Warn("master is dead: confirmed", "reason", v.Reason, "ssh_reachable", v.SSHReachable,
 		"detection_time", v.DetectionTime().Round(time.Millisecond).String(), "evidence", v.Evidence)
 	return v
 }
 
-func (m *Monitor) setStatus(code StatusCode) {
+// setStatus records code; it reports whether the code changed.
+func (m *Monitor) setStatus(code StatusCode) bool {
+	if m.opts.Status == nil {
+		return false
+	}
+	cur, wrote := m.opts.Status.Code()
+	changed := cur != code || !wrote
+	if err := m.opts.Status.Set(code, m.opts.Master.Hostname); err != nil {
+		m.log.Warn("status file not updated", "error", err)
+	}
+	return changed
+}
+
+// setView records the monitor's view of the master for check status and show.
+func (m *Monitor) setView(v ManagerView) {
 	if m.opts.Status == nil {
 		return
 	}
-	if err := m.opts.Status.Set(code, m.opts.Master.Hostname); err != nil {
-		m.log.Warn("status file not updated", "error", err)
+	v.Master = m.key.String()
+	if err := m.opts.Status.SetView(v); err != nil {
+		m.log.Warn("manager view not updated", "error", err)
 	}
 }
 

@@ -21,15 +21,16 @@ type managerView struct {
 type probeResult int
 
 const (
-	probeNotRun  probeResult = iota
-	probeOpen                // connected: the master's port answers from there
-	probeRefused             // refused: host up, mysqld down
-	probeTimeout             // no answer
-	probeFailed              // the probe could not be run (SSH failed, no bash/timeout)
+	probeNotRun     probeResult = iota
+	probeOpen                   // connected: the master's port answers from there
+	probeRefused                // refused: host up, mysqld down
+	probeTimeout                // no greeting (or no connection) in time: hung, frozen or cut off
+	probeFailed                 // the probe could not be run (SSH failed, no bash/timeout)
+	probeNoGreeting             // the connection closed before the server greeted
 )
 
 func (p probeResult) String() string {
-	return [...]string{"not run", "open", "refused", "timed out", "failed"}[p]
+	return [...]string{"not run", "greets", "refused", "no greeting in time", "failed", "closed without a greeting"}[p]
 }
 
 // replicaView is one replica's view of the master.
@@ -50,7 +51,7 @@ func (r replicaView) witness() bool { return r.Asked && r.Replicates }
 // lost says whether the replica has lost the master: IO thread not running or
 // in error, or the master's port unreachable from its host.
 func (r replicaView) lost() bool {
-	return r.IORunning != "Yes" || r.LastIOErrno != 0 || r.Probe == probeRefused || r.Probe == probeTimeout
+	return r.IORunning != "Yes" || r.LastIOErrno != 0 || r.Probe == probeRefused || r.Probe == probeTimeout || r.Probe == probeNoGreeting
 }
 
 func (r replicaView) String() string {
@@ -130,6 +131,16 @@ type views struct {
 	// Took is how long each view took, in evidence order (manager,
 	// replicas, secondary, ssh); nil when not measured.
 	Took []time.Duration
+	// Configured is how many replicas the master has in the configuration,
+	// those that could not be asked included (0: len(Replicas)).
+	Configured int
+}
+
+// quorum is the number of configured replicas that must have lost the
+// master: a strict majority.
+func (v views) quorum() int {
+	n := max(v.Configured, len(v.Replicas))
+	return n/2 + 1
 }
 
 // outcome is what the monitor does with a suspect master.
@@ -143,6 +154,7 @@ const (
 	outcomeManagerPartitioned                    // neither the master nor any replica answers
 	outcomeSecondaryVeto                         // secondary_check_script exit 2 or 3
 	outcomeSecondaryError                        // secondary_check_script failed
+	outcomeNoQuorum                              // fewer than a majority of the configured replicas lost it
 	outcomeDead
 )
 
@@ -153,11 +165,14 @@ type decision struct {
 }
 
 // decide says whether the master is dead, from the views alone: dead when
-// the manager cannot connect (refused, or a timeout that persisted), every
-// replica that could be asked has lost it, and the secondary check (if set)
-// agrees. A master that some replica still sees is only unreachable from the
-// manager; when no replica can be asked at all the manager itself is
-// probably cut off. Neither gets a failover.
+// the manager cannot connect (refused, or a timeout that persisted), a
+// majority of the replicas configured for it have lost it (a replica that
+// cannot be asked is no vote for dead) and none still sees it, and the
+// secondary check (if set) agrees. A master that some replica still sees is
+// only unreachable from the manager; when no replica can be asked at all the
+// manager itself is probably cut off; when too few can be asked to make a
+// majority, the manager may be on the minority side of a partition. None of
+// these gets a failover.
 func decide(v views) decision {
 	m := v.Manager
 	switch {
@@ -187,13 +202,19 @@ func decide(v views) decision {
 			return decision{outcomeUnreachableFromManager, fmt.Sprintf(
 				"master %s unreachable from the manager but replicas still see it: no failover (%d/%d replicas still connected)", v.Master, seeing, witnesses)}
 		}
+		configured := max(v.Configured, len(v.Replicas))
 		if witnesses == 0 {
 			return decision{outcomeManagerPartitioned, fmt.Sprintf(
-				"master %s unreachable and none of %d replicas could be asked: the manager itself looks partitioned: no failover", v.Master, len(v.Replicas))}
+				"master %s unreachable and none of %d replicas could be asked: the manager itself looks partitioned: no failover", v.Master, configured)}
 		}
-		p := fmt.Sprintf("%d/%d replicas lost their IO connection", witnesses-probed, witnesses)
+		if witnesses < v.quorum() {
+			return decision{outcomeNoQuorum, fmt.Sprintf(
+				"master %s unreachable, but only %d of %d configured replicas confirm they lost it (%d needed; %d could not be asked): "+
+					"the manager may be on the minority side of a partition: no failover", v.Master, witnesses, configured, v.quorum(), configured-witnesses)}
+		}
+		p := fmt.Sprintf("%d/%d replicas lost their IO connection", witnesses-probed, configured)
 		if probed > 0 {
-			p = fmt.Sprintf("%d/%d replicas lost their IO connection or cannot reach the master's port (%d by port probe)", witnesses, witnesses, probed)
+			p = fmt.Sprintf("%d/%d replicas lost their IO connection or cannot reach the master's port (%d by port probe)", witnesses, configured, probed)
 		}
 		parts = append(parts, p)
 	} else {

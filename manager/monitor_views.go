@@ -21,8 +21,8 @@ const replicaPollEvery = 75 * time.Millisecond
 
 // gather asks every view about the suspect master in parallel, each bounded
 // by its own deadline.
-func (m *Monitor) gather(ctx context.Context) views {
-	v := views{Master: m.key, Replicas: make([]replicaView, len(m.opts.Replicas))}
+func (m *Monitor) gather(ctx context.Context, since time.Time) views {
+	v := views{Master: m.key, Replicas: make([]replicaView, len(m.opts.Replicas)), Configured: m.opts.ConfiguredReplicas}
 	v.Took = make([]time.Duration, len(m.opts.Replicas)+3) // manager, replicas..., secondary, ssh
 	timed := func(i int, f func()) func() {
 		return func() {
@@ -33,7 +33,7 @@ func (m *Monitor) gather(ctx context.Context) views {
 	}
 	n := len(m.opts.Replicas)
 	var wg sync.WaitGroup
-	wg.Go(timed(0, func() { v.Manager = m.managerCheck(ctx) }))
+	wg.Go(timed(0, func() { v.Manager = m.managerCheck(ctx, since) }))
 	for i, r := range m.opts.Replicas {
 		wg.Go(timed(i+1, func() { v.Replicas[i] = m.replicaCheck(ctx, r) }))
 	}
@@ -90,11 +90,13 @@ func strongEvidence(v views) bool {
 
 // managerCheck reconnects to the master with new connections, one attempt
 // per ping interval: a refusal (or an "alive but refusing" error) answers at
-// once, a timeout must be seen twice in a row.
-func (m *Monitor) managerCheck(ctx context.Context) managerView {
+// once; a timeout (a master that accepts connections and says nothing, or
+// does not answer at all) counts once it has lasted master_hang_timeout
+// since the first failed check.
+func (m *Monitor) managerCheck(ctx context.Context, since time.Time) managerView {
 	var v managerView
 	cfg := m.mysqlConfig(m.opts.Master)
-	for timeouts := 0; ; {
+	for {
 		start := time.Now()
 		v.Attempts++
 		actx, cancel := context.WithTimeout(ctx, m.interval)
@@ -109,7 +111,7 @@ func (m *Monitor) managerCheck(ctx context.Context) managerView {
 		if v.Kind == topology.ConnRefused || v.Kind.ServerAlive() || ctx.Err() != nil {
 			return v
 		}
-		if timeouts++; timeouts >= 2 {
+		if m.opts.Now().Sub(since) >= m.hangTimeout() {
 			v.Persisted = true
 			return v
 		}
@@ -117,6 +119,14 @@ func (m *Monitor) managerCheck(ctx context.Context) managerView {
 			return v
 		}
 	}
+}
+
+// hangTimeout is master_hang_timeout, two ping intervals by default.
+func (m *Monitor) hangTimeout() time.Duration {
+	if t := m.opts.Master.MasterHangTimeout; t > 0 {
+		return time.Duration(t) * time.Second
+	}
+	return 2 * m.interval
 }
 
 func (m *Monitor) mysqlConfig(s config.Server) node.MySQLConfig {
@@ -255,16 +265,21 @@ func (m *Monitor) dialSSH(ctx context.Context, s config.Server) (*node.SSHSessio
 	return node.DialSSH(ctx, sc)
 }
 
-// probePort runs a TCP connect to the master's mysqld port on the far end of
-// sess, with bash's /dev/tcp under timeout(1): nothing to install there. ran
-// says whether the remote command ran to its end (the host runs commands).
+// probePort connects to the master's mysqld port from the far end of sess
+// and waits for the server's greeting, with bash's /dev/tcp under
+// timeout(1): nothing to install there. A hung or frozen mysqld's kernel
+// still accepts the connection; only the greeting proves the server
+// answers. ran says whether the remote command ran to its end (the host
+// runs commands).
 func probePort(ctx context.Context, sess *node.SSHSession, master config.Server, interval time.Duration) (p probeResult, ran bool, msg string) {
 	host := master.IP
 	if host == "" {
 		host = master.Hostname
 	}
 	secs := max(int(interval/time.Second), 1)
-	target := node.ShellQuote(fmt.Sprintf("</dev/tcp/%s/%d", host, master.Port))
+	// exit 1: connect failed (refused); 2: closed without a greeting;
+	// 124: no greeting (or no connection) within the limit.
+	target := node.ShellQuote(fmt.Sprintf(`exec 3<>/dev/tcp/%s/%d || exit 1; n=$(head -c 5 <&3 | wc -c); [ "$n" -ge 5 ] || exit 2`, host, master.Port))
 	cmd := fmt.Sprintf(`if command -v bash >/dev/null 2>&1 && command -v timeout >/dev/null 2>&1; then `+
 		`timeout %d bash -c %s 2>/dev/null; echo "rc=$?"; else echo rc=127; fi`, secs, target)
 	rctx, cancel := context.WithTimeout(ctx, time.Duration(secs+5)*time.Second)
@@ -278,8 +293,10 @@ func probePort(ctx context.Context, sess *node.SSHSession, master config.Server,
 		return probeOpen, true, ""
 	case "1":
 		return probeRefused, true, ""
+	case "2":
+		return probeNoGreeting, true, "closed without a greeting"
 	case "124":
-		return probeTimeout, true, ""
+		return probeTimeout, true, "no greeting within the limit"
 	default:
 		return probeFailed, true, "probe exit " + rc
 	}

@@ -16,7 +16,7 @@ type ShowServer struct {
 	Name     string `json:"name"`
 	Key      string `json:"key"`
 	Label    string `json:"label"`
-	Role     string `json:"role"`  // master, replica, unmanaged, detached, dead
+	Role     string `json:"role"`  // master, replica, unmanaged, detached, dead, deposed
 	State    string `json:"state"` // alive, or the connection error
 	Source   string `json:"source,omitempty"`
 	Depth    int    `json:"depth"`
@@ -34,15 +34,19 @@ type ShowServer struct {
 // Show is the one-screen view of a cluster: topology, positions and the
 // manager's own view.
 type Show struct {
-	App      string          `json:"app"`
-	Master   string          `json:"master,omitempty"`
-	Mode     string          `json:"mode"`
-	Healthy  bool            `json:"healthy"`
-	Manager  string          `json:"manager"`      // running (0:PING_OK) / not running / ...
-	View     string          `json:"manager_view"` // healthy / suspect / dead / failing over / -
-	Servers  []ShowServer    `json:"servers"`
-	Problems []ProblemReport `json:"problems"`
-	Took     string          `json:"took"`
+	App     string `json:"app"`
+	Master  string `json:"master,omitempty"`
+	Mode    string `json:"mode"`
+	Healthy bool   `json:"healthy"`
+	Manager string `json:"manager"`      // running (0:PING_OK) / not running / ...
+	View    string `json:"manager_view"` // healthy / suspect / dead / failing over / -
+	// ViewReason is why, in one line, when the manager is not content
+	// (e.g. no quorum to fail over).
+	ViewReason string          `json:"manager_view_reason,omitempty"`
+	Deposed    []DeposedView   `json:"deposed,omitempty"` // old masters the manager keeps from taking writes
+	Servers    []ShowServer    `json:"servers"`
+	Problems   []ProblemReport `json:"problems"`
+	Took       string          `json:"took"`
 }
 
 // BuildShow reads every server and the manager's status file.
@@ -62,6 +66,12 @@ func BuildShow(ctx context.Context, cfg *config.Config, connectTimeout time.Dura
 	default:
 		sh.Manager, sh.View = managerState(st)
 	}
+	if v, ok, _ := ReadView(cfg.ManagerWorkdir, cfg.App); ok && st.Code != StatusNotRunning {
+		sh.Deposed = v.Deposed
+		if v.State != "healthy" {
+			sh.View, sh.ViewReason = v.State, v.Reason
+		}
+	}
 	placed := map[*topology.Node]bool{}
 	if a.Master != nil {
 		sh.addTree(snap, a, a.Master, 0, placed)
@@ -69,6 +79,13 @@ func BuildShow(ctx context.Context, cfg *config.Config, connectTimeout time.Dura
 	for _, n := range snap.Nodes {
 		if !placed[n] {
 			sh.Servers = append(sh.Servers, showServer(a, n, 0))
+		}
+	}
+	for i := range sh.Servers {
+		for _, d := range sh.Deposed {
+			if sh.Servers[i].Key == d.Server {
+				sh.Servers[i].Role = "deposed"
+			}
 		}
 	}
 	sh.Took = time.Since(start).Round(time.Millisecond).String()
@@ -152,7 +169,14 @@ func (sh *Show) Text() string {
 		health = "NOT healthy"
 	}
 	fmt.Fprintf(&b, "%s: master %s, %s replication, %s\n", sh.App, dashIfEmpty(sh.Master), sh.Mode, health)
-	fmt.Fprintf(&b, "manager: %s; its view of the master: %s\n\n", sh.Manager, sh.View)
+	fmt.Fprintf(&b, "manager: %s; its view of the master: %s\n", sh.Manager, sh.View)
+	if sh.ViewReason != "" {
+		fmt.Fprintf(&b, "  %s\n", sh.ViewReason)
+	}
+	for _, d := range sh.Deposed {
+		fmt.Fprintf(&b, "deposed old master %s: %s (checked %s)\n", d.Server, d.State, d.Checked.Format("15:04:05"))
+	}
+	b.WriteString("\n")
 	for _, s := range sh.Servers {
 		prefix := ""
 		if s.Depth > 0 {

@@ -76,10 +76,12 @@ type StatusFile struct {
 	path string
 	pid  int
 
-	mu     sync.Mutex
-	code   StatusCode
-	master string
-	wrote  bool
+	mu      sync.Mutex
+	code    StatusCode
+	master  string
+	wrote   bool
+	view    ManagerView   // the monitor's last view
+	deposed []DeposedView // old masters kept deposed
 }
 
 // NewStatusFile returns the status file of app in workdir for this process.
@@ -89,6 +91,18 @@ func NewStatusFile(workdir, app string) *StatusFile {
 
 // Path returns the file's path.
 func (s *StatusFile) Path() string { return s.path }
+
+// Code returns the state last written and whether one was.
+func (s *StatusFile) Code() (StatusCode, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.code, s.wrote
+}
+
+// app is the application name the file belongs to.
+func (s *StatusFile) app() string {
+	return strings.TrimSuffix(filepath.Base(s.path), ".master_status.health")
+}
 
 // Set records the state: a changed state or master rewrites the file, an
 // unchanged one touches its mtime.
@@ -115,6 +129,7 @@ func (s *StatusFile) Remove() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.wrote = false
+	removeView(filepath.Dir(s.path), s.app())
 	if err := os.Remove(s.path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("remove status file: %w", err)
 	}

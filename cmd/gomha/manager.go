@@ -149,6 +149,15 @@ func (s *statusFlags) register(cmd *cobra.Command, mha bool) {
 	_ = cmd.MarkFlagRequired("conf")
 }
 
+// dir is the manager's working directory: --manager_workdir, else the
+// configuration's.
+func (s *statusFlags) dir(cfg *config.Config) string {
+	if s.workdir != "" {
+		return s.workdir
+	}
+	return cfg.ManagerWorkdir
+}
+
 // read loads the configuration and the manager's status file.
 func (s *statusFlags) read(cmd *cobra.Command) (*config.Config, manager.StatusInfo, error) {
 	cfg, err := loadConfig(cmd.Context(), s.conf, s.global)
@@ -175,13 +184,22 @@ func newCheckStatusCmd(use string, mha bool) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			view, hasView, _ := manager.ReadView(sf.dir(cfg), cfg.App)
+			hasView = hasView && st.Code != manager.StatusNotRunning
 			if output == "json" {
-				if err := writeJSON(cmd.OutOrStdout(), map[string]any{"app": cfg.App, "code": int(st.Code), "status": st.Code.Name(),
-					"pid": st.PID, "master": st.Master, "message": st.Message(cfg.App)}); err != nil {
+				out := map[string]any{"app": cfg.App, "code": int(st.Code), "status": st.Code.Name(),
+					"pid": st.PID, "master": st.Master, "message": st.Message(cfg.App)}
+				if hasView {
+					out["view"] = view
+				}
+				if err := writeJSON(cmd.OutOrStdout(), out); err != nil {
 					return err
 				}
 			} else {
 				fmt.Fprintln(cmd.OutOrStdout(), st.Message(cfg.App))
+				if hasView && !mha && view.State != "healthy" {
+					fmt.Fprintf(cmd.OutOrStdout(), "manager's view: %s: %s\n", view.State, view.Reason)
+				}
 			}
 			if st.Code != manager.StatusPingOK {
 				return &silentError{code: int(st.Code)}

@@ -73,7 +73,10 @@ type Server struct {
 	ManagerLog     string // "" = standard error
 
 	// gomha's own parameters
-	RelayWaitTimeout int // seconds: relay_wait_timeout (default 3600)
+	RelayWaitTimeout  int    // seconds: relay_wait_timeout (default 3600)
+	MasterHangTimeout int    // seconds: master_hang_timeout (0: two ping intervals)
+	FenceOldMaster    string // fence_old_master: kill (default), read_only, none
+	RejoinOldMaster   bool   // rejoin_old_master
 }
 
 // Addr returns "ip:port" (the IP when known, else the hostname), with IPv6

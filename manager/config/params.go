@@ -93,6 +93,24 @@ var gomhaParams = []param{
 	// apply what it received before the failover compares them, and each
 	// apply of missing events (MHA waits without a bound).
 	intParam("relay_wait_timeout", inherit, 1, math.MaxInt32, func(s *Server) *int { return &s.RelayWaitTimeout }),
+	// master_hang_timeout is how long, in seconds, a master that accepts
+	// connections but does not answer (hung, frozen, unreachable) is
+	// tolerated before it may count as dead (0: two ping intervals).
+	intParam("master_hang_timeout", inherit, 1, math.MaxInt32, func(s *Server) *int { return &s.MasterHangTimeout }),
+	// fence_old_master: how a dead master whose host still answers SSH is
+	// fenced: kill (its mysqld, over SSH), read_only, or none.
+	{name: "fence_old_master", set: func(s *Server, v string) error {
+		switch l := strings.ToLower(v); l {
+		case "kill", "read_only", "none":
+			s.FenceOldMaster = l
+			return nil
+		}
+		return fmt.Errorf("%q is not a fencing mode (use kill, read_only or none)", v)
+	}, get: func(s *Server) string { return s.FenceOldMaster }},
+	// rejoin_old_master: an old master that comes back after a failover
+	// becomes a replica of the new one when it holds nothing the new one
+	// lacks; otherwise it is only kept read-only.
+	boolParam("rejoin_old_master", inherit, func(s *Server) *bool { return &s.RejoinOldMaster }),
 }
 
 // allParams is MHA's parameters, then gomha's.
@@ -128,7 +146,7 @@ func defaultServer(sshUser string) Server {
 		LogLevel:        "info", ManagerWorkdir: "/var/tmp",
 		CheckReplDelay: true, CheckReplFilter: true, LatestPriority: true,
 		PingInterval: 3, PingType: "SELECT", UseGTIDAutoPos: true,
-		RelayWaitTimeout: 3600,
+		RelayWaitTimeout: 3600, FenceOldMaster: "kill",
 	}
 }
 

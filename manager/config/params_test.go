@@ -88,6 +88,9 @@ func TestEveryParameter(t *testing.T) {
 // gomhaParamCases are gomha's own parameters, beyond MHA's 42.
 var gomhaParamCases = []paramCase{
 	{"relay_wait_timeout", false, func(s Server) any { return s.RelayWaitTimeout }, 3600, "120", 120},
+	{"master_hang_timeout", false, func(s Server) any { return s.MasterHangTimeout }, 0, "6", 6},
+	{"fence_old_master", false, func(s Server) any { return s.FenceOldMaster }, "kill", "READ_ONLY", "read_only"},
+	{"rejoin_old_master", false, func(s Server) any { return s.RejoinOldMaster }, false, "1", true},
 }
 
 // TestGomhaParameters: gomha's parameters are read and inherited like
