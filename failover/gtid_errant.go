@@ -79,3 +79,29 @@ func (o *ordering) errantMySQL() error {
 	}
 	return nil
 }
+
+// errantLocalMaria finds writes made on a replica itself in file/position
+// replication, where MariaDB still gives every transaction a GTID: its own
+// server_id in its binlog (gtid_binlog_state) with a seq beyond what its SQL
+// thread applied in that domain (gtid_slave_pos, kept in this mode too).
+// A replica that was a master earlier has its own GTIDs below that.
+func (o *ordering) errantLocalMaria() error {
+	for _, n := range o.nodes {
+		state, err := topology.ParseGTIDState(n.Status.GTIDBinlogState)
+		if err != nil {
+			return fmt.Errorf("gtid_binlog_state of %s: %w", n.Server.Label(), err)
+		}
+		slave, err := topology.ParseGTIDPos(n.Status.GTIDSlavePos)
+		if err != nil {
+			return fmt.Errorf("gtid_slave_pos of %s: %w", n.Server.Label(), err)
+		}
+		for _, g := range state {
+			if g.ServerID == n.Status.ServerID && g.Seq > slave.Seq(g.Domain) {
+				return &ErrantError{Key: n.Key(), GTIDs: g.String(), Why: fmt.Sprintf(
+					"written on the replica itself (server_id %d, in its binlog) beyond what it replicated (gtid_slave_pos %s)",
+					g.ServerID, orNone(slave.String()))}
+			}
+		}
+	}
+	return nil
+}

@@ -84,6 +84,12 @@ func gtid(io, slave string, cur ...string) mod {
 	}
 }
 
+// gtidState sets the GTID state a MariaDB replica keeps in file/position
+// replication: gtid_slave_pos and gtid_binlog_state.
+func gtidState(slave, state string) mod {
+	return func(n *topology.Node) { n.Status.GTIDSlavePos, n.Status.GTIDBinlogState = slave, state }
+}
+
 func binlogPos(pos string) mod { return func(n *topology.Node) { n.Status.GTIDBinlogPos = pos } }
 
 // mysqlGTID makes the server MySQL 8.0 with gtid_mode=ON and auto-position.

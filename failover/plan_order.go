@@ -111,10 +111,15 @@ func (o *ordering) lacks(n, base *topology.Node) ([]topology.DomainGap, string) 
 	return out, ""
 }
 
-// checkErrant looks for transactions outside the master's history; only in
-// GTID mode, where they would be replicated to (or lost from) the others.
+// checkErrant looks for transactions outside the master's history. In
+// GTID mode they would be replicated to (or lost from) the others; in
+// file/position mode a promoted replica would serve them to the others and
+// a repointed one would keep data nobody else has.
 func (o *ordering) checkErrant(latest *topology.Node) error {
 	if o.mode != ModeGTID {
+		if o.flavor == topology.MariaDB {
+			return o.errantLocalMaria()
+		}
 		return nil
 	}
 	if o.flavor == topology.MySQL {

@@ -41,6 +41,18 @@ func TestPlanFailover(t *testing.T) {
 			},
 		},
 		{
+			name: "file mode: a write made on a replica is errant", why: "MariaDB gives it the replica's own server_id beyond gtid_slave_pos even without GTID positioning",
+			nodes: []*topology.Node{deadMaster(), replica(2, bin, 500, gtidState("0-101-100", "0-101-100")),
+				replica(3, bin, 500, gtidState("0-101-100", "0-101-100,0-103-101"))},
+			wantErr: ErrErrantTransactions, errHas: []string{"127.0.0.13:3306 has 0-103-101", "written on the replica itself"},
+		},
+		{
+			name: "file mode: a former master's own GTIDs are history", why: "a replica that was the master earlier has its own server_id below what it replicated since",
+			nodes: []*topology.Node{deadMaster(), replica(2, bin, 500, gtidState("0-101-100", "0-101-100,0-102-40")),
+				replica(3, bin, 500, gtidState("0-101-100", "0-101-100,0-102-40"))},
+			newMstr: 2,
+		},
+		{
 			name: "latest candidate preferred", why: "with latest_priority a candidate_master that is also latest beats an earlier-configured candidate",
 			nodes:   []*topology.Node{deadMaster(), replica(2, bin, 300, candidate), replica(3, bin, 500, candidate)},
 			newMstr: 3, reasonIn: "candidate_master and latest",
