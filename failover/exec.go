@@ -92,8 +92,13 @@ type Options struct {
 	Detection   *Detection
 	// Rerun is the command that runs this failover again, for the report
 	// when it stops half-way (the manager knows the configuration path).
-	Rerun  string
-	Logger *slog.Logger
+	Rerun string
+	// Fence is fence_old_master (default kill); DeadAddr is the dead
+	// master's IP as its host knows it, DeadPIDFile master_pid_file.
+	Fence       FenceMode
+	DeadAddr    string
+	DeadPIDFile string
+	Logger      *slog.Logger
 }
 
 // DefaultRelayWait is relay_wait_timeout's default: long enough for a
@@ -109,6 +114,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.CopyWait <= 0 {
 		o.CopyWait = 10 * time.Minute
+	}
+	if o.Fence == "" {
+		o.Fence = FenceKill
 	}
 	if o.Rerun == "" {
 		o.Rerun = "the same failover command"

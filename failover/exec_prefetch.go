@@ -54,6 +54,11 @@ var copySeq atomic.Int64
 // position on.
 func (r *run) prefetchDeadBinlogs(ctx context.Context) {
 	from := r.prefetchStart()
+	if r.opts.SkipSalvage {
+		r.fetch = &binlogCopy{done: make(chan struct{}), err: errors.New("--skip_save_master_binlog")}
+		close(r.fetch.done)
+		return
+	}
 	if from.File == "" {
 		r.fetch = &binlogCopy{done: make(chan struct{}), err: errors.New("no replica reports a master binlog position")}
 		close(r.fetch.done)

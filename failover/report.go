@@ -26,6 +26,7 @@ type Report struct {
 	Started    time.Time    `json:"started"`
 	Finished   time.Time    `json:"finished"`
 	Detection  *Detection   `json:"detection,omitempty"`
+	Fencing    *Fencing     `json:"fencing,omitempty"` // how the old master was kept from taking writes
 	Phases     []PhaseRun   `json:"phases"`
 	Hooks      []HookRun    `json:"hooks"`
 	Replicas   []ReplicaEnd `json:"replicas"`
@@ -232,6 +233,9 @@ func (r *Report) String() string {
 	}
 	if r.NewMaster != "" {
 		fmt.Fprintf(&b, "New master: %s (%s), %s mode\n", r.NewMaster, r.Reason, r.Mode)
+	}
+	if r.Fencing != nil {
+		fmt.Fprintf(&b, "Old master %s\n", r.Fencing)
 	}
 	fmt.Fprintf(&b, "Total: %s\n\nPhases:\n", r.Finished.Sub(r.Started).Round(time.Millisecond))
 	for _, p := range r.Phases {

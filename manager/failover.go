@@ -128,6 +128,9 @@ func RunFailover(ctx context.Context, cfg *config.Config, opts FailoverOptions) 
 		RelayWait: time.Duration(first.RelayWaitTimeout) * time.Second,
 		Rerun:     rerunCommand(cfg, opts.Dead),
 	}
+	if dead, ok := cfg.Server(opts.Dead.Host, opts.Dead.Port); ok {
+		fopts.Fence, fopts.DeadAddr, fopts.DeadPIDFile = failover.FenceMode(dead.FenceOldMaster), dead.IP, dead.MasterPIDFile
+	}
 	con.Infof("Starting failover of dead master %s", opts.Dead)
 	rep, ferr := failover.Failover(ctx, env, NewHooks(cfg, opts.HookTimeout), opts.Dead, fopts)
 	if path, err := writeReport(cfg, rep); err != nil {
