@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/gomha/gomha/failover"
@@ -44,6 +45,9 @@ func RunManager(ctx context.Context, cfg *config.Config, opts ManagerOptions) er
 		opts.Console = NewConsole(nil)
 	}
 	status := NewStatusFile(cfg.ManagerWorkdir, cfg.App)
+	dctx, stopDeposers := context.WithCancel(ctx)
+	var deposers sync.WaitGroup
+	defer func() { stopDeposers(); deposers.Wait() }()
 	for {
 		master, replicas, err := startupCheck(ctx, cfg, opts, status)
 		if err != nil {
@@ -56,7 +60,7 @@ func RunManager(ctx context.Context, cfg *config.Config, opts ManagerOptions) er
 		con := opts.Console
 		con.Infof("Ping(%s) every %d s: monitoring master %s with %d replicas", master.PingType, master.PingInterval, master.Label(), len(replicas))
 		mon := NewMonitor(MonitorOptions{Config: cfg, Master: master.Server, Replicas: replicas, LocalAddr: opts.LocalAddr,
-			Status: status, Logger: opts.Logger})
+			ConfiguredReplicas: master.configured, Status: status, Logger: opts.Logger})
 		v, err := mon.Run(ctx)
 		if err != nil {
 			if ctx.Err() != nil {
@@ -82,14 +86,21 @@ func RunManager(ctx context.Context, cfg *config.Config, opts ManagerOptions) er
 				con.Warnf("could not remove [%s] from %s: %v", master.Name, cfg.File, err)
 			}
 		}
+		if nm, ok := serverByKey(cfg, rep.NewMaster); ok {
+			d := newDeposer(master.Server, nm, opts.LocalAddr, status, opts.Logger)
+			deposers.Go(func() { d.run(dctx) })
+		}
 		cfg = withoutServer(cfg, v.Master)
-		con.Infof("Watching the new topology (the dead master %s is left out until it is repaired and the manager restarted)", v.Master)
+		con.Infof("Watching the new topology; the dead master %s is kept deposed (read_only when it comes back) until the manager is restarted", v.Master)
 	}
 }
 
 type monitoredMaster struct {
 	config.Server
 	label string
+	// configured is how many servers of the configuration replicate from
+	// it or should (dead ones included, replicas of replicas not).
+	configured int
 }
 
 func (m monitoredMaster) Label() string { return m.label }
@@ -115,7 +126,8 @@ func startupCheck(ctx context.Context, cfg *config.Config, opts ManagerOptions, 
 	for _, n := range a.Replicas {
 		replicas = append(replicas, find(n.Key()))
 	}
-	return monitoredMaster{Server: find(a.Master.Key()), label: a.Master.Server.Label()}, replicas, nil
+	configured := len(cfg.Servers) - 1 - len(a.Unmanaged)
+	return monitoredMaster{Server: find(a.Master.Key()), label: a.Master.Server.Label(), configured: configured}, replicas, nil
 }
 
 func failoverOptions(v Verdict, opts ManagerOptions, status *StatusFile, con *Console) FailoverOptions {
@@ -131,6 +143,16 @@ func failoverOptions(v Verdict, opts ManagerOptions, status *StatusFile, con *Co
 		fo.SSHReachable = &f
 	}
 	return fo
+}
+
+// serverByKey finds the configured server whose key prints as key.
+func serverByKey(cfg *config.Config, key string) (config.Server, bool) {
+	for _, s := range cfg.Servers {
+		if TopologyServer(s).Key().String() == key {
+			return s, true
+		}
+	}
+	return config.Server{}, false
 }
 
 // withoutServer returns a copy of cfg without the server at key.

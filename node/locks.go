@@ -120,3 +120,10 @@ func (s *Session) killRows(ctx context.Context, rows []map[string]string, why st
 	}
 	return killed, nil
 }
+
+// KillClients kills every client session of the server but this session's
+// own connections, its replication threads and system threads: used on a
+// deposed master that came back writable.
+func (s *Session) KillClients(ctx context.Context) ([]string, error) {
+	return s.killClients(ctx, 0)
+}
