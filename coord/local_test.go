@@ -171,8 +171,12 @@ func TestReadLocalNeverRefusesAnAcquirer(t *testing.T) {
 	wg.Wait()
 }
 
-// helperEnv gives TestLockHelperProcess its workdir.
-const helperEnv = "GOMHA_COORD_LOCK_HELPER"
+// Environment of TestLockHelperProcess: the workdir, and the servers as
+// JSON ([]node.MySQLConfig).
+const (
+	helperEnv        = "GOMHA_COORD_LOCK_HELPER"
+	helperServersEnv = "GOMHA_COORD_LOCK_SERVERS"
+)
 
 // TestLockHelperProcess is not a test: run as a separate process by
 // startLockHelper, it takes the lock, says so, and waits to be killed.
@@ -183,6 +187,12 @@ func TestLockHelperProcess(t *testing.T) {
 	}
 	o := localOpts(dir, "failover")
 	o.Now = time.Now
+	if s := os.Getenv(helperServersEnv); s != "" {
+		if err := json.Unmarshal([]byte(s), &o.Servers); err != nil {
+			fmt.Println("error", err)
+			os.Exit(1)
+		}
+	}
 	if _, err := Acquire(context.Background(), o); err != nil {
 		fmt.Println("error", err)
 		os.Exit(1)
@@ -192,12 +202,12 @@ func TestLockHelperProcess(t *testing.T) {
 	os.Exit(2)
 }
 
-// startLockHelper runs TestLockHelperProcess on dir and returns once it
-// holds the lock.
-func startLockHelper(t *testing.T, dir string) *exec.Cmd {
+// startLockHelper runs TestLockHelperProcess on dir and servers (JSON, or
+// "") and returns once it holds the lock.
+func startLockHelper(t *testing.T, dir, servers string) *exec.Cmd {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestLockHelperProcess$", "-test.count=1")
-	cmd.Env = append(os.Environ(), helperEnv+"="+dir)
+	cmd.Env = append(os.Environ(), helperEnv+"="+dir, helperServersEnv+"="+servers)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -239,7 +249,7 @@ func killHelper(t *testing.T, cmd *exec.Cmd) {
 // the kernel drops its flock, and the next actor gets the lock.
 func TestKilledHolderReleases(t *testing.T) {
 	dir := t.TempDir()
-	cmd := startLockHelper(t, dir)
+	cmd := startLockHelper(t, dir, "")
 	h, held, err := ReadLocal(dir, "app1")
 	if err != nil || !held || h.PID != cmd.Process.Pid {
 		t.Fatalf("ReadLocal = %+v held=%v err=%v, want the helper (pid %d)", h, held, err, cmd.Process.Pid)
