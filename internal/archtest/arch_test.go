@@ -17,9 +17,10 @@ var allowed = map[string][]string{
 	"binlog":   {"topology"},
 	"failover": {"topology", "binlog"},
 	"sandbox":  {"node", "topology"},
-	"manager":  {"manager", "failover", "binlog", "node", "topology"},
-	"cmd":      {"manager", "failover", "binlog", "node", "topology", "sandbox"},
-	"internal": {"manager", "failover", "binlog", "node", "topology", "sandbox"},
+	"coord":    {"node", "topology"},
+	"manager":  {"manager", "coord", "failover", "binlog", "node", "topology"},
+	"cmd":      {"manager", "coord", "failover", "binlog", "node", "topology", "sandbox"},
+	"internal": {"manager", "coord", "failover", "binlog", "node", "topology", "sandbox"},
 }
 
 type pkg struct {
