@@ -37,6 +37,16 @@
 // manager's user; its password holds a space and a '#'), ReplUser@'127.%'
 // with REPLICATION SLAVE, and root@localhost without password.
 //
+// Each host has its own identity on the network: its mariadbd and sshd are
+// created inside the cgroup v2 group gomha_sandbox/<id>/hostN (Cluster.Cgroup,
+// below the cgroup2 mount), which their children (ssh sessions) inherit, and
+// an iptables nat rule (chain gomha_snat_<id>, matching that cgroup)
+// source-NATs whatever they send to 127.0.0.0/8 to the host's address. So a
+// replica's IO thread, or a probe run over a host's ssh, comes from that
+// host's address rather than 127.0.0.1; the '127.%' accounts accept it.
+// Without cgroup v2 or the iptables cgroup match, Up warns and the hosts dial
+// from 127.0.0.1 as before.
+//
 // Faults: KillMysqld (SIGKILL), StopMysqld (SIGTERM), StartMysqld, KillHost
 // (mariadbd, sshd and its sessions), StartHost, and Isolate/Heal, which drop
 // every packet to or from a host's address in the input hook (nft table inet
@@ -45,5 +55,8 @@
 // refused.
 //
 // Processes are only ever signalled by their recorded pid, and only while
-// /proc/PID/cmdline still names this sandbox's my.cnf or sshd_config.
+// /proc/PID/cmdline still names this sandbox's my.cnf or sshd_config. The one
+// exception is Down: once those are gone, what is left in a host's cgroup
+// (a daemon an ssh session left behind) is killed by cgroup.kill, so that
+// the cgroups can be removed.
 package sandbox

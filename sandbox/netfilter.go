@@ -3,8 +3,6 @@ package sandbox
 import (
 	"bufio"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"net"
 	"os/exec"
@@ -23,10 +21,7 @@ const (
 )
 
 // firewallChain names a sandbox's chain after its directory.
-func firewallChain(dir string) string {
-	h := sha256.Sum256([]byte(dir))
-	return "in_" + hex.EncodeToString(h[:4])
-}
+func firewallChain(dir string) string { return "in_" + sandboxID(dir) }
 
 // run runs a firewall command, stdin optional, and names it in the error.
 func run(ctx context.Context, stdin string, name string, args ...string) (string, error) {

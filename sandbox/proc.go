@@ -179,8 +179,10 @@ type started struct {
 
 // startDetached starts path in its own session, stdin from /dev/null and
 // stdout/stderr appended to outPath, so it outlives the calling command. A
-// goroutine reaps it if it exits while this process runs.
-func startDetached(path string, args []string, outPath string) (started, error) {
+// goroutine reaps it if it exits while this process runs. With a cgroup
+// directory, the process is created inside that cgroup (clone3
+// CLONE_INTO_CGROUP): it never runs, nor opens a socket, anywhere else.
+func startDetached(path string, args []string, outPath string, cgroup *os.File) (started, error) {
 	out, err := os.OpenFile(outPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return started{}, fmt.Errorf("open %s: %w", outPath, err)
@@ -189,6 +191,9 @@ func startDetached(path string, args []string, outPath string) (started, error) 
 	cmd := exec.Command(path, args...)
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if cgroup != nil {
+		cmd.SysProcAttr.UseCgroupFD, cmd.SysProcAttr.CgroupFD = true, int(cgroup.Fd())
+	}
 	if err := cmd.Start(); err != nil {
 		return started{}, fmt.Errorf("start %s: %w", path, err)
 	}
