@@ -18,6 +18,9 @@ import (
 // expression is not allowed in postrouting, where SNAT happens; xt_cgroup
 // resolves the path in the kernel. Only the first packet of a connection
 // goes through nat, so connections others open to the host are untouched.
+// The fault rules can then stay in the input hook, where a drop is a silent
+// timeout, and match addresses: the packet's own, or, for a reply already
+// de-NATed to 127.0.0.1, its connection's conntrack reply tuple.
 
 // snatChain is the sandbox's chain in iptables' nat table (at most 28 characters).
 func snatChain(dir string) string { return "gomha_snat_" + sandboxID(dir) }

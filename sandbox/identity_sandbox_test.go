@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -14,11 +15,14 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/go-sql-driver/mysql"
 )
 
 // TestSandboxIdentity checks, on a real 2-host sandbox (127.0.0.136-137),
 // that each host's processes run in its cgroup and dial from its address,
-// after a restart too; and that Down removes the cgroups even when an ssh
+// after a restart too; that Isolate now also cuts the connections the
+// isolated host opened; and that Down removes the cgroups even when an ssh
 // session left a daemon behind.
 func TestSandboxIdentity(t *testing.T) {
 	requireBinaries(t)
@@ -46,11 +50,46 @@ func TestSandboxIdentity(t *testing.T) {
 	checkReplication(ctx, t, c, 1, "Slave_Pos")
 	checkIdentity(ctx, t, c) // the restarted processes are in the cgroup again
 
+	checkIsolatedReplica(ctx, t, c)
+
 	daemon := startDaemon(ctx, t, c, c.Hosts[1])
 	checkDownIdentity(ctx, t, c)
 	if alive(daemon) {
 		t.Errorf("daemon %d left by an ssh session on host2 survived Down", daemon)
 	}
+}
+
+// checkIsolatedReplica isolates host2: its open replication connection
+// must carry nothing more, although the master's replies to it are
+// addressed to 127.0.0.1 when they reach the input hook.
+func checkIsolatedReplica(ctx context.Context, t *testing.T, c *Cluster) {
+	t.Helper()
+	if err := c.Isolate(ctx, "host2"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Exec(ctx, "host1", "INSERT INTO gomha_test.t VALUES (2)"); err != nil {
+		t.Fatal(err)
+	}
+	cfg := mysql.NewConfig() // over its unix socket: the test process cannot reach host2 by TCP now
+	cfg.User, cfg.Net, cfg.Addr = "root", "unix", c.Hosts[1].Socket()
+	db, err := sql.Open("mysql", cfg.FormatDSN())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	n := 0
+	for deadline := time.Now().Add(3 * time.Second); n == 0 && time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM gomha_test.t WHERE id=2").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n != 0 {
+		t.Error("an isolated replica still received a write from its master")
+	}
+	if err := c.Heal(ctx, "host2"); err != nil {
+		t.Fatal(err)
+	}
+	checkReplication(ctx, t, c, 3, "Slave_Pos")
 }
 
 // checkIdentity checks that each host's mariadbd and sshd run in the host's

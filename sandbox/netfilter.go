@@ -79,13 +79,50 @@ func parseNftRules(out, chain string) (map[string][]string, bool) {
 	return rules, found
 }
 
+// nftPairDrop renders the nft script that drops, in the sandbox's input
+// chain, every packet between addresses x and y in both directions: by the
+// packet's addresses, and by its connection's reply tuple. The second pair
+// of rules is needed for the connections a host's process opened: their
+// packets carry the host's source-NATed address, but the replies reach
+// the input hook already de-NATed, addressed to 127.0.0.1; the conntrack
+// reply tuple still names the host's address.
+func nftPairDrop(chain, x, y, tag string) string {
+	return fmt.Sprintf("add table inet %[1]s\n"+
+		"add chain inet %[1]s %[2]s { type filter hook input priority -10; policy accept; }\n"+
+		"add rule inet %[1]s %[2]s ip saddr %[4]s ip daddr %[3]s drop comment %[5]q\n"+
+		"add rule inet %[1]s %[2]s ip saddr %[3]s ip daddr %[4]s drop comment %[5]q\n"+
+		"add rule inet %[1]s %[2]s ct reply ip saddr %[4]s ct reply ip daddr %[3]s drop comment %[5]q\n"+
+		"add rule inet %[1]s %[2]s ct reply ip saddr %[3]s ct reply ip daddr %[4]s drop comment %[5]q\n",
+		nftTable, chain, x, y, tag)
+}
+
+// iptablesPairSpecs are the same drops as iptables INPUT rules.
+func iptablesPairSpecs(tag, x, y string) [][]string {
+	comment := []string{"-m", "comment", "--comment", tag, "-j", "DROP"}
+	return [][]string{
+		append([]string{"INPUT", "-s", y, "-d", x}, comment...),
+		append([]string{"INPUT", "-s", x, "-d", y}, comment...),
+		append([]string{"INPUT", "-m", "conntrack", "--ctreplsrc", y, "--ctrepldst", x}, comment...),
+		append([]string{"INPUT", "-m", "conntrack", "--ctreplsrc", x, "--ctrepldst", y}, comment...),
+	}
+}
+
+// isolateFlags are the matches of Isolate's iptables rules: the packet's
+// source and destination, and its connection's reply tuple (see nftPairDrop).
+var isolateFlags = []string{"-s", "-d", "--ctreplsrc", "--ctrepldst"}
+
 func iptablesSpec(chain, addr, flag string) []string {
-	return []string{"INPUT", flag, addr, "-m", "comment", "--comment", fmt.Sprintf(ruleTagFmt, chain+" "+addr), "-j", "DROP"}
+	spec := []string{"INPUT", flag, addr, "-m", "comment", "--comment", fmt.Sprintf(ruleTagFmt, chain+" "+addr), "-j", "DROP"}
+	if strings.HasPrefix(flag, "--ct") {
+		spec = append([]string{"INPUT", "-m", "conntrack"}, spec[1:]...)
+	}
+	return spec
 }
 
 // Isolate cuts a host off the network: every packet to or from its address
 // is dropped, so connections to it time out (nft table inet gomha_sandbox,
-// or iptables INPUT rules when nft does not work).
+// or iptables INPUT rules when nft does not work). The connections its own
+// processes opened are cut too, replies included (see Cluster.Cgroup).
 func (c *Cluster) Isolate(ctx context.Context, host string) error {
 	h, err := c.Host(host)
 	if err != nil {
@@ -99,13 +136,15 @@ func (c *Cluster) Isolate(ctx context.Context, host string) error {
 		script := fmt.Sprintf("add table inet %[1]s\n"+
 			"add chain inet %[1]s %[2]s { type filter hook input priority -10; policy accept; }\n"+
 			"add rule inet %[1]s %[2]s ip saddr %[3]s drop comment %[4]q\n"+
-			"add rule inet %[1]s %[2]s ip daddr %[3]s drop comment %[4]q\n",
+			"add rule inet %[1]s %[2]s ip daddr %[3]s drop comment %[4]q\n"+
+			"add rule inet %[1]s %[2]s ct reply ip saddr %[3]s drop comment %[4]q\n"+
+			"add rule inet %[1]s %[2]s ct reply ip daddr %[3]s drop comment %[4]q\n",
 			nftTable, c.FirewallChain, h.Addr, tag)
 		if _, err := run(ctx, script, "nft", "-f", "-"); err != nil {
 			return fmt.Errorf("isolate %s: %w", h.Name, err)
 		}
 	} else {
-		for _, flag := range []string{"-s", "-d"} {
+		for _, flag := range isolateFlags {
 			if _, err := run(ctx, "", "iptables", append([]string{"-w", "-I"}, iptablesSpec(c.FirewallChain, h.Addr, flag)...)...); err != nil {
 				return fmt.Errorf("isolate %s: %w", h.Name, err)
 			}
@@ -115,7 +154,7 @@ func (c *Cluster) Isolate(ctx context.Context, host string) error {
 	return nil
 }
 
-// Heal removes the rules Isolate added for a host.
+// Heal removes the rules Isolate and IsolateFrom added for a host.
 func (c *Cluster) Heal(ctx context.Context, host string) error {
 	h, err := c.Host(host)
 	if err != nil {
@@ -146,7 +185,7 @@ func (c *Cluster) heal(ctx context.Context, h Host) error {
 	if err := c.healFromIptables(ctx, h); err != nil {
 		return err
 	}
-	for _, flag := range []string{"-s", "-d"} {
+	for _, flag := range isolateFlags {
 		spec := iptablesSpec(c.FirewallChain, h.Addr, flag)
 		for i := 0; i < 10; i++ { // -I twice leaves two copies
 			if _, err := run(ctx, "", "iptables", append([]string{"-w", "-C"}, spec...)...); err != nil {
@@ -218,12 +257,7 @@ func (c *Cluster) IsolateFrom(ctx context.Context, host, src string) error {
 	src = ip.String()
 	if useNft(ctx) {
 		tag := fmt.Sprintf(ruleTagFmt, h.Addr+fromSep+src)
-		script := fmt.Sprintf("add table inet %[1]s\n"+
-			"add chain inet %[1]s %[2]s { type filter hook input priority -10; policy accept; }\n"+
-			"add rule inet %[1]s %[2]s ip saddr %[4]s ip daddr %[3]s drop comment %[5]q\n"+
-			"add rule inet %[1]s %[2]s ip saddr %[3]s ip daddr %[4]s drop comment %[5]q\n",
-			nftTable, c.FirewallChain, h.Addr, src, tag)
-		if _, err := run(ctx, script, "nft", "-f", "-"); err != nil {
+		if _, err := run(ctx, nftPairDrop(c.FirewallChain, h.Addr, src, tag), "nft", "-f", "-"); err != nil {
 			return fmt.Errorf("isolate %s from %s: %w", h.Name, src, err)
 		}
 	} else {
@@ -237,13 +271,9 @@ func (c *Cluster) IsolateFrom(ctx context.Context, host, src string) error {
 	return nil
 }
 
-// iptablesFromSpecs are IsolateFrom's two iptables rules.
+// iptablesFromSpecs are IsolateFrom's iptables rules.
 func iptablesFromSpecs(chain, addr, src string) [][]string {
-	tag := fmt.Sprintf(ruleTagFmt, chain+" "+addr+fromSep+src)
-	return [][]string{
-		{"INPUT", "-s", src, "-d", addr, "-m", "comment", "--comment", tag, "-j", "DROP"},
-		{"INPUT", "-s", addr, "-d", src, "-m", "comment", "--comment", tag, "-j", "DROP"},
-	}
+	return iptablesPairSpecs(fmt.Sprintf(ruleTagFmt, chain+" "+addr+fromSep+src), addr, src)
 }
 
 // healFromIptables deletes the iptables rules IsolateFrom added for h, the
