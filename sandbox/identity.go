@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 )
@@ -21,6 +22,11 @@ import (
 // The fault rules can then stay in the input hook, where a drop is a silent
 // timeout, and match addresses: the packet's own, or, for a reply already
 // de-NATed to 127.0.0.1, its connection's conntrack reply tuple.
+
+// ErrNoIdentity means the sandbox's processes all dial from 127.0.0.1: its
+// cgroups or NAT rules could not be made at Up (see the warning Up logged),
+// or it was deployed by a gomha that did not make them.
+var ErrNoIdentity = errors.New("sandbox hosts have no source address of their own")
 
 // snatChain is the sandbox's chain in iptables' nat table (at most 28 characters).
 func snatChain(dir string) string { return "gomha_snat_" + sandboxID(dir) }
@@ -58,7 +64,7 @@ func (c *Cluster) setupIdentity(ctx context.Context) {
 	if err == nil {
 		return
 	}
-	c.logger.Warn("hosts will all dial from 127.0.0.1", "err", err)
+	c.logger.Warn("hosts will all dial from 127.0.0.1: Cut is unavailable", "err", err)
 	if rerr := c.removeIdentity(ctx); rerr != nil {
 		c.logger.Warn("clean up partial host identity", "err", rerr)
 	}

@@ -154,7 +154,8 @@ func (c *Cluster) Isolate(ctx context.Context, host string) error {
 	return nil
 }
 
-// Heal removes the rules Isolate and IsolateFrom added for a host.
+// Heal removes the rules Isolate and IsolateFrom added for a host, and
+// those of every Cut between it and another host.
 func (c *Cluster) Heal(ctx context.Context, host string) error {
 	h, err := c.Host(host)
 	if err != nil {
@@ -168,6 +169,9 @@ func (c *Cluster) Heal(ctx context.Context, host string) error {
 }
 
 func (c *Cluster) heal(ctx context.Context, h Host) error {
+	if err := c.removeCuts(ctx, func(a, b string) bool { return a == h.Addr || b == h.Addr }); err != nil {
+		return fmt.Errorf("heal %s: %w", h.Name, err)
+	}
 	if useNft(ctx) {
 		rules, _ := nftRules(ctx, c.FirewallChain)
 		for tag, handles := range rules {

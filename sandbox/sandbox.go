@@ -156,8 +156,8 @@ type Cluster struct {
 	FirewallChain string
 	// Cgroup is the sandbox's cgroup v2 group, relative to the cgroup2 mount
 	// (gomha_sandbox/<id>); host N's processes run in Cgroup/hostN and dial
-	// from the host's address. "" when they all dial from 127.0.0.1 (Up
-	// could not make them and said so, or the sandbox is older).
+	// from the host's address. "" when they all dial from 127.0.0.1 (see
+	// ErrNoIdentity).
 	Cgroup string
 	// UpDuration is how long Up took.
 	UpDuration time.Duration

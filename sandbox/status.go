@@ -3,6 +3,7 @@ package sandbox
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"golang.org/x/sync/errgroup"
 )
@@ -22,6 +23,7 @@ type HostStatus struct {
 	SSHDPID       int
 	SSHDRunning   bool // recorded pid alive and TCP connect to Addr:SSHPort works
 	Isolated      bool
+	CutFrom       []string // hosts Cut from this one
 	Role          string
 	MasterAddr    string // for a replica: Master_Host
 	IORunning     string // Slave_IO_Running
@@ -51,6 +53,9 @@ func (s HostStatus) String() string {
 	if s.Isolated {
 		out += " ISOLATED"
 	}
+	if len(s.CutFrom) > 0 {
+		out += " CUT from " + strings.Join(s.CutFrom, ",")
+	}
 	return out
 }
 
@@ -58,10 +63,15 @@ func (s HostStatus) String() string {
 // each with short timeouts; an isolated host is not probed over TCP.
 func (c *Cluster) Status(ctx context.Context) ([]HostStatus, error) {
 	out := make([]HostStatus, len(c.Hosts))
+	cuts, err := c.cuts(ctx)
+	if err != nil { // the hosts are still worth reporting
+		c.logger.Warn("status: cannot read Cut rules", "err", err)
+	}
 	g, gctx := errgroup.WithContext(ctx)
 	for i, h := range c.Hosts {
 		g.Go(func() error {
 			out[i] = c.hostStatus(gctx, h)
+			out[i].CutFrom = c.cutPeers(cuts, h)
 			return nil
 		})
 	}
