@@ -48,14 +48,15 @@
 // from 127.0.0.1 as before; Cut then fails with ErrNoIdentity.
 //
 // Faults: KillMysqld (SIGKILL), StopMysqld (SIGTERM), StartMysqld, KillHost
-// (mariadbd, sshd and its sessions), StartHost, and packet drops in the input
-// hook (nft table inet gomha_sandbox, one chain per sandbox; iptables INPUT
-// rules where nft does not work), so connections time out rather than being
-// refused: Isolate (every packet to or from a host), IsolateFrom (between a
-// host and one address, e.g. a manager's) and Cut (between two hosts). Drops
-// match both the packets' addresses and their connection's conntrack reply
-// tuple, as a reply to a source-NATed process is de-NATed to 127.0.0.1
-// before the input hook. Heal and Join undo them.
+// (mariadbd, sshd and its sessions), StartHost, Freeze/Thaw (SIGSTOP/SIGCONT
+// of mariadbd: a hung server whose kernel still accepts connections), and
+// packet drops in the input hook (nft table inet gomha_sandbox, one chain per
+// sandbox; iptables INPUT rules where nft does not work), so connections time
+// out rather than being refused: Isolate (every packet to or from a host),
+// IsolateFrom (between a host and one address, e.g. a manager's) and Cut
+// (between two hosts). Drops match both the packets' addresses and their
+// connection's conntrack reply tuple, as a reply to a source-NATed process
+// is de-NATed to 127.0.0.1 before the input hook. Heal and Join undo them.
 //
 // Processes are only ever signalled by their recorded pid, and only while
 // /proc/PID/cmdline still names this sandbox's my.cnf or sshd_config. The one

@@ -119,13 +119,17 @@ func waitGone(ctx context.Context, pid int) error {
 
 // stopPID sends sig to pid if it is still ours, waits until it is gone and
 // escalates to SIGKILL after grace. A pid that is gone or now runs something
-// else is left alone.
+// else is left alone. A frozen process (see Freeze) is continued after sig,
+// or it would not act on it before the grace period ends.
 func stopPID(ctx context.Context, pid int, marker string, sig syscall.Signal, grace time.Duration) error {
 	if !ours(pid, marker) {
 		return nil
 	}
 	if err := syscall.Kill(pid, sig); err != nil && err != syscall.ESRCH {
 		return fmt.Errorf("signal %v to pid %d: %w", sig, pid, err)
+	}
+	if sig != syscall.SIGKILL {
+		_ = syscall.Kill(pid, syscall.SIGCONT)
 	}
 	gctx, cancel := context.WithTimeout(ctx, grace)
 	err := waitGone(gctx, pid)
