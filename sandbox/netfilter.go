@@ -244,10 +244,11 @@ func (c *Cluster) removeFirewall(ctx context.Context) error {
 const fromSep = " from "
 
 // IsolateFrom drops the packets between one host and one source address
-// only, in both directions (ip saddr SRC ip daddr ADDR, and the reverse), so
-// that a client dialing from src (for example a manager using 127.0.0.2 as
-// its local address) is cut off from the host while everyone else, replicas
-// connecting from 127.0.0.1 included, still reaches it. Heal removes these
+// only, in both directions (ip saddr SRC ip daddr ADDR, the reverse, and the
+// same by conntrack reply tuple), so that a client dialing from src (for
+// example a manager using 127.0.0.2 as its local address) is cut off from the
+// host while everyone else, the other hosts (which dial from their own
+// addresses) and 127.0.0.1 included, still reaches it. Heal removes these
 // rules too; Down removes the whole chain.
 func (c *Cluster) IsolateFrom(ctx context.Context, host, src string) error {
 	h, err := c.Host(host)
