@@ -37,13 +37,30 @@
 // manager's user; its password holds a space and a '#'), ReplUser@'127.%'
 // with REPLICATION SLAVE, and root@localhost without password.
 //
+// Each host has its own identity on the network: its mariadbd and sshd are
+// created inside the cgroup v2 group gomha_sandbox/<id>/hostN (Cluster.Cgroup,
+// below the cgroup2 mount), which their children (ssh sessions) inherit, and
+// an iptables nat rule (chain gomha_snat_<id>, matching that cgroup)
+// source-NATs whatever they send to 127.0.0.0/8 to the host's address. So a
+// replica's IO thread, or a probe run over a host's ssh, comes from that
+// host's address rather than 127.0.0.1; the '127.%' accounts accept it.
+// Without cgroup v2 or the iptables cgroup match, Up warns and the hosts dial
+// from 127.0.0.1 as before; Cut then fails with ErrNoIdentity.
+//
 // Faults: KillMysqld (SIGKILL), StopMysqld (SIGTERM), StartMysqld, KillHost
-// (mariadbd, sshd and its sessions), StartHost, and Isolate/Heal, which drop
-// every packet to or from a host's address in the input hook (nft table inet
-// gomha_sandbox, one chain per sandbox; iptables INPUT rules where nft does
-// not work), so connections to an isolated host time out rather than being
-// refused.
+// (mariadbd, sshd and its sessions), StartHost, Freeze/Thaw (SIGSTOP/SIGCONT
+// of mariadbd: a hung server whose kernel still accepts connections), and
+// packet drops in the input hook (nft table inet gomha_sandbox, one chain per
+// sandbox; iptables INPUT rules where nft does not work), so connections time
+// out rather than being refused: Isolate (every packet to or from a host),
+// IsolateFrom (between a host and one address, e.g. a manager's) and Cut
+// (between two hosts). Drops match both the packets' addresses and their
+// connection's conntrack reply tuple, as a reply to a source-NATed process
+// is de-NATed to 127.0.0.1 before the input hook. Heal and Join undo them.
 //
 // Processes are only ever signalled by their recorded pid, and only while
-// /proc/PID/cmdline still names this sandbox's my.cnf or sshd_config.
+// /proc/PID/cmdline still names this sandbox's my.cnf or sshd_config. The one
+// exception is Down: once those are gone, what is left in a host's cgroup
+// (a daemon an ssh session left behind) is killed by cgroup.kill, so that
+// the cgroups can be removed.
 package sandbox

@@ -85,7 +85,14 @@ func (c *Cluster) startMysqld(ctx context.Context, h Host) error {
 	if err := checkFree(h.mysqlAddr()); err != nil {
 		return fmt.Errorf("start mariadbd on %s: %w", h.Name, err)
 	}
-	st, err := startDetached(mariadbd, []string{h.mysqldMarker()}, filepath.Join(h.Dir, "mysqld.out"))
+	cg, err := c.hostIdentity(ctx, h)
+	if err != nil {
+		return fmt.Errorf("start mariadbd on %s: %w", h.Name, err)
+	}
+	st, err := startDetached(mariadbd, []string{h.mysqldMarker()}, filepath.Join(h.Dir, "mysqld.out"), cg)
+	if cg != nil {
+		cg.Close()
+	}
 	if err != nil {
 		return fmt.Errorf("start mariadbd on %s: %w", h.Name, err)
 	}

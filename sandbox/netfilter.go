@@ -3,8 +3,6 @@ package sandbox
 import (
 	"bufio"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"net"
 	"os/exec"
@@ -23,10 +21,7 @@ const (
 )
 
 // firewallChain names a sandbox's chain after its directory.
-func firewallChain(dir string) string {
-	h := sha256.Sum256([]byte(dir))
-	return "in_" + hex.EncodeToString(h[:4])
-}
+func firewallChain(dir string) string { return "in_" + sandboxID(dir) }
 
 // run runs a firewall command, stdin optional, and names it in the error.
 func run(ctx context.Context, stdin string, name string, args ...string) (string, error) {
@@ -84,13 +79,50 @@ func parseNftRules(out, chain string) (map[string][]string, bool) {
 	return rules, found
 }
 
+// nftPairDrop renders the nft script that drops, in the sandbox's input
+// chain, every packet between addresses x and y in both directions: by the
+// packet's addresses, and by its connection's reply tuple. The second pair
+// of rules is needed for the connections a host's process opened: their
+// packets carry the host's source-NATed address, but the replies reach
+// the input hook already de-NATed, addressed to 127.0.0.1; the conntrack
+// reply tuple still names the host's address.
+func nftPairDrop(chain, x, y, tag string) string {
+	return fmt.Sprintf("add table inet %[1]s\n"+
+		"add chain inet %[1]s %[2]s { type filter hook input priority -10; policy accept; }\n"+
+		"add rule inet %[1]s %[2]s ip saddr %[4]s ip daddr %[3]s drop comment %[5]q\n"+
+		"add rule inet %[1]s %[2]s ip saddr %[3]s ip daddr %[4]s drop comment %[5]q\n"+
+		"add rule inet %[1]s %[2]s ct reply ip saddr %[4]s ct reply ip daddr %[3]s drop comment %[5]q\n"+
+		"add rule inet %[1]s %[2]s ct reply ip saddr %[3]s ct reply ip daddr %[4]s drop comment %[5]q\n",
+		nftTable, chain, x, y, tag)
+}
+
+// iptablesPairSpecs are the same drops as iptables INPUT rules.
+func iptablesPairSpecs(tag, x, y string) [][]string {
+	comment := []string{"-m", "comment", "--comment", tag, "-j", "DROP"}
+	return [][]string{
+		append([]string{"INPUT", "-s", y, "-d", x}, comment...),
+		append([]string{"INPUT", "-s", x, "-d", y}, comment...),
+		append([]string{"INPUT", "-m", "conntrack", "--ctreplsrc", y, "--ctrepldst", x}, comment...),
+		append([]string{"INPUT", "-m", "conntrack", "--ctreplsrc", x, "--ctrepldst", y}, comment...),
+	}
+}
+
+// isolateFlags are the matches of Isolate's iptables rules: the packet's
+// source and destination, and its connection's reply tuple (see nftPairDrop).
+var isolateFlags = []string{"-s", "-d", "--ctreplsrc", "--ctrepldst"}
+
 func iptablesSpec(chain, addr, flag string) []string {
-	return []string{"INPUT", flag, addr, "-m", "comment", "--comment", fmt.Sprintf(ruleTagFmt, chain+" "+addr), "-j", "DROP"}
+	spec := []string{"INPUT", flag, addr, "-m", "comment", "--comment", fmt.Sprintf(ruleTagFmt, chain+" "+addr), "-j", "DROP"}
+	if strings.HasPrefix(flag, "--ct") {
+		spec = append([]string{"INPUT", "-m", "conntrack"}, spec[1:]...)
+	}
+	return spec
 }
 
 // Isolate cuts a host off the network: every packet to or from its address
 // is dropped, so connections to it time out (nft table inet gomha_sandbox,
-// or iptables INPUT rules when nft does not work).
+// or iptables INPUT rules when nft does not work). The connections its own
+// processes opened are cut too, replies included (see Cluster.Cgroup).
 func (c *Cluster) Isolate(ctx context.Context, host string) error {
 	h, err := c.Host(host)
 	if err != nil {
@@ -104,13 +136,15 @@ func (c *Cluster) Isolate(ctx context.Context, host string) error {
 		script := fmt.Sprintf("add table inet %[1]s\n"+
 			"add chain inet %[1]s %[2]s { type filter hook input priority -10; policy accept; }\n"+
 			"add rule inet %[1]s %[2]s ip saddr %[3]s drop comment %[4]q\n"+
-			"add rule inet %[1]s %[2]s ip daddr %[3]s drop comment %[4]q\n",
+			"add rule inet %[1]s %[2]s ip daddr %[3]s drop comment %[4]q\n"+
+			"add rule inet %[1]s %[2]s ct reply ip saddr %[3]s drop comment %[4]q\n"+
+			"add rule inet %[1]s %[2]s ct reply ip daddr %[3]s drop comment %[4]q\n",
 			nftTable, c.FirewallChain, h.Addr, tag)
 		if _, err := run(ctx, script, "nft", "-f", "-"); err != nil {
 			return fmt.Errorf("isolate %s: %w", h.Name, err)
 		}
 	} else {
-		for _, flag := range []string{"-s", "-d"} {
+		for _, flag := range isolateFlags {
 			if _, err := run(ctx, "", "iptables", append([]string{"-w", "-I"}, iptablesSpec(c.FirewallChain, h.Addr, flag)...)...); err != nil {
 				return fmt.Errorf("isolate %s: %w", h.Name, err)
 			}
@@ -120,7 +154,8 @@ func (c *Cluster) Isolate(ctx context.Context, host string) error {
 	return nil
 }
 
-// Heal removes the rules Isolate added for a host.
+// Heal removes the rules Isolate and IsolateFrom added for a host, and
+// those of every Cut between it and another host.
 func (c *Cluster) Heal(ctx context.Context, host string) error {
 	h, err := c.Host(host)
 	if err != nil {
@@ -134,6 +169,9 @@ func (c *Cluster) Heal(ctx context.Context, host string) error {
 }
 
 func (c *Cluster) heal(ctx context.Context, h Host) error {
+	if err := c.removeCuts(ctx, func(a, b string) bool { return a == h.Addr || b == h.Addr }); err != nil {
+		return fmt.Errorf("heal %s: %w", h.Name, err)
+	}
 	if useNft(ctx) {
 		rules, _ := nftRules(ctx, c.FirewallChain)
 		for tag, handles := range rules {
@@ -151,7 +189,7 @@ func (c *Cluster) heal(ctx context.Context, h Host) error {
 	if err := c.healFromIptables(ctx, h); err != nil {
 		return err
 	}
-	for _, flag := range []string{"-s", "-d"} {
+	for _, flag := range isolateFlags {
 		spec := iptablesSpec(c.FirewallChain, h.Addr, flag)
 		for i := 0; i < 10; i++ { // -I twice leaves two copies
 			if _, err := run(ctx, "", "iptables", append([]string{"-w", "-C"}, spec...)...); err != nil {
@@ -206,10 +244,11 @@ func (c *Cluster) removeFirewall(ctx context.Context) error {
 const fromSep = " from "
 
 // IsolateFrom drops the packets between one host and one source address
-// only, in both directions (ip saddr SRC ip daddr ADDR, and the reverse), so
-// that a client dialing from src (for example a manager using 127.0.0.2 as
-// its local address) is cut off from the host while everyone else, replicas
-// connecting from 127.0.0.1 included, still reaches it. Heal removes these
+// only, in both directions (ip saddr SRC ip daddr ADDR, the reverse, and the
+// same by conntrack reply tuple), so that a client dialing from src (for
+// example a manager using 127.0.0.2 as its local address) is cut off from the
+// host while everyone else, the other hosts (which dial from their own
+// addresses) and 127.0.0.1 included, still reaches it. Heal removes these
 // rules too; Down removes the whole chain.
 func (c *Cluster) IsolateFrom(ctx context.Context, host, src string) error {
 	h, err := c.Host(host)
@@ -223,12 +262,7 @@ func (c *Cluster) IsolateFrom(ctx context.Context, host, src string) error {
 	src = ip.String()
 	if useNft(ctx) {
 		tag := fmt.Sprintf(ruleTagFmt, h.Addr+fromSep+src)
-		script := fmt.Sprintf("add table inet %[1]s\n"+
-			"add chain inet %[1]s %[2]s { type filter hook input priority -10; policy accept; }\n"+
-			"add rule inet %[1]s %[2]s ip saddr %[4]s ip daddr %[3]s drop comment %[5]q\n"+
-			"add rule inet %[1]s %[2]s ip saddr %[3]s ip daddr %[4]s drop comment %[5]q\n",
-			nftTable, c.FirewallChain, h.Addr, src, tag)
-		if _, err := run(ctx, script, "nft", "-f", "-"); err != nil {
+		if _, err := run(ctx, nftPairDrop(c.FirewallChain, h.Addr, src, tag), "nft", "-f", "-"); err != nil {
 			return fmt.Errorf("isolate %s from %s: %w", h.Name, src, err)
 		}
 	} else {
@@ -242,13 +276,9 @@ func (c *Cluster) IsolateFrom(ctx context.Context, host, src string) error {
 	return nil
 }
 
-// iptablesFromSpecs are IsolateFrom's two iptables rules.
+// iptablesFromSpecs are IsolateFrom's iptables rules.
 func iptablesFromSpecs(chain, addr, src string) [][]string {
-	tag := fmt.Sprintf(ruleTagFmt, chain+" "+addr+fromSep+src)
-	return [][]string{
-		{"INPUT", "-s", src, "-d", addr, "-m", "comment", "--comment", tag, "-j", "DROP"},
-		{"INPUT", "-s", addr, "-d", src, "-m", "comment", "--comment", tag, "-j", "DROP"},
-	}
+	return iptablesPairSpecs(fmt.Sprintf(ruleTagFmt, chain+" "+addr+fromSep+src), addr, src)
 }
 
 // healFromIptables deletes the iptables rules IsolateFrom added for h, the

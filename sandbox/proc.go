@@ -119,13 +119,17 @@ func waitGone(ctx context.Context, pid int) error {
 
 // stopPID sends sig to pid if it is still ours, waits until it is gone and
 // escalates to SIGKILL after grace. A pid that is gone or now runs something
-// else is left alone.
+// else is left alone. A frozen process (see Freeze) is continued after sig,
+// or it would not act on it before the grace period ends.
 func stopPID(ctx context.Context, pid int, marker string, sig syscall.Signal, grace time.Duration) error {
 	if !ours(pid, marker) {
 		return nil
 	}
 	if err := syscall.Kill(pid, sig); err != nil && err != syscall.ESRCH {
 		return fmt.Errorf("signal %v to pid %d: %w", sig, pid, err)
+	}
+	if sig != syscall.SIGKILL {
+		_ = syscall.Kill(pid, syscall.SIGCONT)
 	}
 	gctx, cancel := context.WithTimeout(ctx, grace)
 	err := waitGone(gctx, pid)
@@ -179,8 +183,10 @@ type started struct {
 
 // startDetached starts path in its own session, stdin from /dev/null and
 // stdout/stderr appended to outPath, so it outlives the calling command. A
-// goroutine reaps it if it exits while this process runs.
-func startDetached(path string, args []string, outPath string) (started, error) {
+// goroutine reaps it if it exits while this process runs. With a cgroup
+// directory, the process is created inside that cgroup (clone3
+// CLONE_INTO_CGROUP): it never runs, nor opens a socket, anywhere else.
+func startDetached(path string, args []string, outPath string, cgroup *os.File) (started, error) {
 	out, err := os.OpenFile(outPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return started{}, fmt.Errorf("open %s: %w", outPath, err)
@@ -189,6 +195,9 @@ func startDetached(path string, args []string, outPath string) (started, error) 
 	cmd := exec.Command(path, args...)
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if cgroup != nil {
+		cmd.SysProcAttr.UseCgroupFD, cmd.SysProcAttr.CgroupFD = true, int(cgroup.Fd())
+	}
 	if err := cmd.Start(); err != nil {
 		return started{}, fmt.Errorf("start %s: %w", path, err)
 	}

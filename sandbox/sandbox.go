@@ -154,11 +154,17 @@ type Cluster struct {
 	// FirewallChain names this sandbox's chain in nft table inet gomha_sandbox
 	// (or the comment tag of its iptables rules).
 	FirewallChain string
+	// Cgroup is the sandbox's cgroup v2 group, relative to the cgroup2 mount
+	// (gomha_sandbox/<id>); host N's processes run in Cgroup/hostN and dial
+	// from the host's address. "" when they all dial from 127.0.0.1 (see
+	// ErrNoIdentity).
+	Cgroup string
 	// UpDuration is how long Up took.
 	UpDuration time.Duration
 
 	logger *slog.Logger
 	saveMu sync.Mutex // serialises writes of sandbox.json
+	idMu   sync.Mutex // serialises the making of cgroups and NAT rules
 	mu     sync.Mutex // guards pids
 	pids   map[string]PIDs
 }

@@ -81,7 +81,14 @@ func (c *Cluster) startSSHD(ctx context.Context, h Host) error {
 		return fmt.Errorf("start sshd on %s: %w", h.Name, err)
 	}
 	logPath := filepath.Join(h.Dir, "sshd.log")
-	st, err := startDetached(sshdPath, []string{"-D", "-f", h.sshdConfig(), "-E", logPath}, filepath.Join(h.Dir, "sshd.out"))
+	cg, err := c.hostIdentity(ctx, h)
+	if err != nil {
+		return fmt.Errorf("start sshd on %s: %w", h.Name, err)
+	}
+	st, err := startDetached(sshdPath, []string{"-D", "-f", h.sshdConfig(), "-E", logPath}, filepath.Join(h.Dir, "sshd.out"), cg)
+	if cg != nil {
+		cg.Close()
+	}
 	if err != nil {
 		return fmt.Errorf("start sshd on %s: %w", h.Name, err)
 	}

@@ -25,6 +25,7 @@ type record struct {
 	SSHKey        string          `json:"ssh_key"`
 	KnownHosts    string          `json:"known_hosts"`
 	FirewallChain string          `json:"firewall_chain"`
+	Cgroup        string          `json:"cgroup,omitempty"`
 	UpDuration    time.Duration   `json:"up_duration_ns"`
 	PIDs          map[string]PIDs `json:"pids"`
 }
@@ -43,7 +44,7 @@ func (c *Cluster) record() record {
 		BinlogFormat: c.BinlogFormat, User: c.User, Password: c.Password,
 		ReplUser: c.ReplUser, ReplPassword: c.ReplPassword, ConfPath: c.ConfPath,
 		SSHKey: c.SSHKey, KnownHosts: c.KnownHosts, FirewallChain: c.FirewallChain,
-		UpDuration: c.UpDuration, PIDs: pids,
+		Cgroup: c.Cgroup, UpDuration: c.UpDuration, PIDs: pids,
 	}
 }
 
@@ -55,7 +56,7 @@ func fromRecord(r record, logger *slog.Logger) *Cluster {
 		Dir: r.Dir, Hosts: r.Hosts, GTID: r.GTID, BinlogFormat: r.BinlogFormat,
 		User: r.User, Password: r.Password, ReplUser: r.ReplUser, ReplPassword: r.ReplPassword,
 		ConfPath: r.ConfPath, SSHKey: r.SSHKey, KnownHosts: r.KnownHosts,
-		FirewallChain: r.FirewallChain, UpDuration: r.UpDuration,
+		FirewallChain: r.FirewallChain, Cgroup: r.Cgroup, UpDuration: r.UpDuration,
 		logger: logger, pids: r.PIDs,
 	}
 }

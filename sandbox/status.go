@@ -3,6 +3,7 @@ package sandbox
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"golang.org/x/sync/errgroup"
 )
@@ -11,7 +12,7 @@ import (
 const (
 	RoleMaster  = "master"  // mariadbd answers and has no replication configured
 	RoleReplica = "replica" // mariadbd answers and replicates from MasterAddr
-	RoleUnknown = ""        // mariadbd does not answer (down or isolated)
+	RoleUnknown = ""        // mariadbd does not answer (down, isolated or frozen)
 )
 
 // HostStatus is what Status observed of one host.
@@ -22,6 +23,8 @@ type HostStatus struct {
 	SSHDPID       int
 	SSHDRunning   bool // recorded pid alive and TCP connect to Addr:SSHPort works
 	Isolated      bool
+	Frozen        bool     // mariadbd stopped by Freeze
+	CutFrom       []string // hosts Cut from this one
 	Role          string
 	MasterAddr    string // for a replica: Master_Host
 	IORunning     string // Slave_IO_Running
@@ -51,17 +54,29 @@ func (s HostStatus) String() string {
 	if s.Isolated {
 		out += " ISOLATED"
 	}
+	if s.Frozen {
+		out += " FROZEN"
+	}
+	if len(s.CutFrom) > 0 {
+		out += " CUT from " + strings.Join(s.CutFrom, ",")
+	}
 	return out
 }
 
 // Status reports every host, in host order. Hosts are probed in parallel,
-// each with short timeouts; an isolated host is not probed over TCP.
+// each with short timeouts; an isolated host or a frozen mariadbd is not
+// probed over TCP.
 func (c *Cluster) Status(ctx context.Context) ([]HostStatus, error) {
 	out := make([]HostStatus, len(c.Hosts))
+	cuts, err := c.cuts(ctx)
+	if err != nil { // the hosts are still worth reporting
+		c.logger.Warn("status: cannot read Cut rules", "err", err)
+	}
 	g, gctx := errgroup.WithContext(ctx)
 	for i, h := range c.Hosts {
 		g.Go(func() error {
 			out[i] = c.hostStatus(gctx, h)
+			out[i].CutFrom = c.cutPeers(cuts, h)
 			return nil
 		})
 	}
@@ -78,6 +93,7 @@ func (c *Cluster) hostStatus(ctx context.Context, h Host) HostStatus {
 	iso := c.isolated(ctx, h)
 	s.Isolated = iso
 	mAlive, sAlive := ours(p.Mysqld, h.mysqldMarker()), ours(p.SSHD, h.sshdMarker())
+	s.Frozen = mAlive && frozen(p.Mysqld)
 	if iso {
 		s.MysqldRunning, s.SSHDRunning = mAlive, sAlive
 		s.Err = "isolated: not probed"
@@ -85,6 +101,10 @@ func (c *Cluster) hostStatus(ctx context.Context, h Host) HostStatus {
 	}
 	s.MysqldRunning = mAlive && tcpUp(ctx, h.mysqlAddr(), statusTimeout)
 	s.SSHDRunning = sAlive && tcpUp(ctx, h.sshAddr(), statusTimeout)
+	if s.Frozen { // its kernel accepts connections, the server would not answer
+		s.Err = "frozen: not probed"
+		return s
+	}
 	if !s.MysqldRunning {
 		return s
 	}

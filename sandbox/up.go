@@ -30,6 +30,7 @@ func Up(ctx context.Context, opts Options) (*Cluster, error) {
 		SSHKey:        filepath.Join(o.Dir, "ssh", "id_ed25519"),
 		KnownHosts:    filepath.Join(o.Dir, "ssh", "known_hosts"),
 		FirewallChain: firewallChain(o.Dir),
+		Cgroup:        cgroupName(o.Dir),
 		logger:        o.Logger.With("sandbox", o.Dir),
 		pids:          map[string]PIDs{},
 	}
@@ -65,7 +66,7 @@ func (c *Cluster) prepareDir(ctx context.Context) error {
 				return fmt.Errorf("sandbox up in %s: %s still has live processes: %w", c.Dir, name, ErrRunning)
 			}
 		}
-		if err := oc.removeFirewall(ctx); err != nil {
+		if err := errors.Join(oc.removeFirewall(ctx), oc.removeIdentity(ctx)); err != nil {
 			return err
 		}
 		for _, name := range append(ownedEntries(old.Hosts), confFile, stateFile) {
@@ -83,7 +84,8 @@ func (c *Cluster) prepareDir(ctx context.Context) error {
 			}
 		}
 	}
-	if err := c.removeFirewall(ctx); err != nil { // rules of a crashed run
+	// rules and cgroups of a crashed run
+	if err := errors.Join(c.removeFirewall(ctx), c.removeIdentity(ctx)); err != nil {
 		return err
 	}
 	return os.MkdirAll(c.Dir, 0o755)
@@ -100,6 +102,8 @@ func ownedEntries(hosts []Host) []string {
 
 // deploy does the work of Up once Dir is ready.
 func (c *Cluster) deploy(ctx context.Context, o Options) error {
+	// Before any process starts: a socket keeps the cgroup it was opened in.
+	c.setupIdentity(ctx)
 	if err := c.save(); err != nil { // from now on Down can find what we start
 		return err
 	}
@@ -146,7 +150,8 @@ func (c *Cluster) deployHost(ctx context.Context, h Host, tmpl string, extra []s
 
 // Down stops every process the sandbox recorded (mariadbd by SIGTERM, with
 // SIGKILL after a grace period; sshd and its sessions by SIGKILL), waits until
-// they are gone, and removes its firewall rules. Dir is kept; see Destroy.
+// they are gone, and removes its firewall rules (faults and source NAT) and
+// its cgroups. Dir is kept; see Destroy.
 func (c *Cluster) Down(ctx context.Context) error {
 	g, gctx := errgroup.WithContext(ctx)
 	for _, h := range c.Hosts {
@@ -154,7 +159,11 @@ func (c *Cluster) Down(ctx context.Context) error {
 			return errors.Join(c.stopMysqld(gctx, h.Name, syscall.SIGTERM), c.killSSHD(gctx, h))
 		})
 	}
-	err := errors.Join(g.Wait(), c.removeFirewall(ctx))
+	err := g.Wait()
+	if err == nil { // a cgroup can only go once its processes have
+		err = c.removeIdentity(ctx)
+	}
+	err = errors.Join(err, c.removeFirewall(ctx))
 	if err != nil {
 		return fmt.Errorf("sandbox down in %s: %w", c.Dir, err)
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -19,6 +20,8 @@ func newSandboxCmd() *cobra.Command {
 		Long: `A sandbox is an N-host MariaDB replication cluster on this machine: host i
 listens on 127.0.0.(10+i), with its own mariadbd on port 3306 and its own sshd
 on port 22. host1 is the master. DIR/app1.cnf is an MHA configuration for it.
+Each host's processes (mariadbd, sshd and its sessions) dial from the host's
+own address, so "cut host2 host1" separates two hosts and no one else.
 The sandbox starts only processes it records by pid, and stops only those.`,
 	}
 	cmd.PersistentFlags().StringVar(&dir, "dir", "", "sandbox directory")
@@ -46,10 +49,24 @@ The sandbox starts only processes it records by pid, and stops only those.`,
 		{"isolate", "drop every packet to or from the host's address", func(c *sandbox.Cluster) func(*cobra.Command, string) error {
 			return func(cmd *cobra.Command, h string) error { return c.Isolate(cmd.Context(), h) }
 		}},
-		{"heal", "undo isolate", func(c *sandbox.Cluster) func(*cobra.Command, string) error {
+		{"heal", "undo isolate and every cut of the host", func(c *sandbox.Cluster) func(*cobra.Command, string) error {
 			return func(cmd *cobra.Command, h string) error { return c.Heal(cmd.Context(), h) }
 		}},
+		{"freeze", "SIGSTOP the host's mariadbd: connections are accepted, never greeted", func(c *sandbox.Cluster) func(*cobra.Command, string) error {
+			return func(cmd *cobra.Command, h string) error { return c.Freeze(cmd.Context(), h) }
+		}},
+		{"thaw", "SIGCONT the host's mariadbd: undo freeze", func(c *sandbox.Cluster) func(*cobra.Command, string) error {
+			return func(cmd *cobra.Command, h string) error { return c.Thaw(cmd.Context(), h) }
+		}},
 	}
+	cmd.AddCommand(newSandboxPairCmd(&dir, "cut", "drop every packet between two hosts, both ways; both still reach the others",
+		func(c *sandbox.Cluster) func(*cobra.Command, string, string) error {
+			return func(cmd *cobra.Command, a, b string) error { return c.Cut(cmd.Context(), a, b) }
+		}))
+	cmd.AddCommand(newSandboxPairCmd(&dir, "join", "undo cut between two hosts",
+		func(c *sandbox.Cluster) func(*cobra.Command, string, string) error {
+			return func(cmd *cobra.Command, a, b string) error { return c.Join(cmd.Context(), a, b) }
+		}))
 	for _, f := range faults {
 		cmd.AddCommand(&cobra.Command{
 			Use:   f.use + " HOST",
@@ -69,6 +86,27 @@ The sandbox starts only processes it records by pid, and stops only those.`,
 		})
 	}
 	return cmd
+}
+
+// newSandboxPairCmd builds a fault command on two hosts (cut, join).
+func newSandboxPairCmd(dir *string, use, short string, do func(*sandbox.Cluster) func(*cobra.Command, string, string) error) *cobra.Command {
+	return &cobra.Command{
+		Use:     use + " HOST HOST",
+		Short:   short + " (HOST: host2 or 127.0.0.12)",
+		Example: fmt.Sprintf("  gomha sandbox %s --dir /tmp/sb host2 host1", use),
+		Args:    cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := openSandbox(cmd, *dir)
+			if err != nil {
+				return err
+			}
+			if err := do(c)(cmd, args[0], args[1]); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s %s %s: done\n", use, args[0], args[1])
+			return nil
+		},
+	}
 }
 
 func cliLogger(cmd *cobra.Command) *slog.Logger {
@@ -172,6 +210,9 @@ func newSandboxStatusCmd(dir *string) *cobra.Command {
 			fmt.Fprintln(tw, "HOST\tADDRESS\tMYSQLD\tSSHD\tROLE\tSOURCE\tIO\tSQL\tREAD_ONLY\tNOTE")
 			for _, s := range st {
 				note := s.Err
+				if len(s.CutFrom) > 0 {
+					note = "cut from " + strings.Join(s.CutFrom, ",") + " " + note
+				}
 				if s.Isolated {
 					note = "isolated " + note
 				}
