@@ -140,6 +140,10 @@ func (sl *serverLock) record(ctx context.Context, app string, h Holder, waitTime
 	}{
 		{"SET /* gomha */ SESSION sql_log_bin = 0, SESSION wait_timeout = ?", []any{waitTimeout}},
 		{"CREATE /* gomha */ DATABASE IF NOT EXISTS gomha", nil},
+		// In the gomha schema, the session shows as gomha's own in the
+		// processlist: gomha never kills it when it frees a server from
+		// client sessions holding locks.
+		{"USE /* gomha */ gomha", nil},
 		{createActors, nil},
 		{"REPLACE /* gomha */ INTO gomha.actors (app, holder, since) VALUES (?, ?, ?)",
 			[]any{app, string(row), h.Since.UTC().Format("2006-01-02 15:04:05.000000")}},

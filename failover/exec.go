@@ -73,6 +73,26 @@ type Hooks interface {
 	Report(ctx context.Context, r *Report, newSlaves []topology.Key) (*HookRun, error)
 }
 
+// Journal records each irreversible step before it is taken, so that a run
+// killed half-way leaves what a successor needs to finish it without
+// repeating anything; the manager backs it with coord's journal.
+type Journal interface {
+	Record(step, server, detail string, data map[string]string) error
+}
+
+// Resume is what an interrupted failover's journal says, for the run that
+// finishes it.
+type Resume struct {
+	NewMaster topology.Key // chosen by the interrupted run; zero if it did not get that far
+	Promoted  bool         // the new master's promotion was under way or done
+	// CatchingUp: the new master was replicating from the latest replica
+	// to catch up when the run was interrupted.
+	CatchingUp bool
+	// PromotedPos is the new master's GTID position when it was promoted
+	// (gtid_binlog_pos / gtid_executed), when the journal has it.
+	PromotedPos string
+}
+
 // Options steer one failover run.
 type Options struct {
 	App  string
@@ -98,7 +118,11 @@ type Options struct {
 	Fence       FenceMode
 	DeadAddr    string
 	DeadPIDFile string
-	Logger      *slog.Logger
+	// Journal, when set, gets every irreversible step before it is taken.
+	Journal Journal
+	// Resume, when set, finishes the failover an interrupted run began.
+	Resume *Resume
+	Logger *slog.Logger
 }
 
 // DefaultRelayWait is relay_wait_timeout's default: long enough for a

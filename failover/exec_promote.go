@@ -12,14 +12,17 @@ import (
 // that moment is what every other survivor must hold in the end.
 func (r *run) activate(ctx context.Context, nm *survivor) error {
 	r.rep.phase(phaseActivate)
+	pos, err := nm.node.Var(ctx, gtidVar(nm.node.Flavor()))
+	if err != nil {
+		return r.failPhase(phaseActivate, err)
+	}
+	if err := r.journal("promote", nm.key.String(), "RESET SLAVE ALL, read_only=OFF", map[string]string{"promoted_pos": pos}); err != nil {
+		return r.failPhase(phaseActivate, err)
+	}
 	if !r.opts.SkipResetSlave {
 		if err := nm.node.ResetReplicaAll(ctx); err != nil {
 			return r.failPhase(phaseActivate, err)
 		}
-	}
-	pos, err := nm.node.Var(ctx, gtidVar(nm.node.Flavor()))
-	if err != nil {
-		return r.failPhase(phaseActivate, err)
 	}
 	held := *nm.held
 	r.promotedHeld, r.promotedPos = &held, pos
@@ -101,6 +104,9 @@ func (r *run) finishHint(s, nm *survivor) string {
 // and, with GTIDs, until it holds everything the new master held when it
 // was promoted.
 func (r *run) repoint(ctx context.Context, s *survivor, src topology.ChangeMaster) error {
+	if err := r.journal("repoint", s.key.String(), fmt.Sprintf("CHANGE MASTER TO %s:%d (%s)", src.Host, src.Port, src.Mode), nil); err != nil {
+		return err
+	}
 	if err := s.node.StopReplica(ctx); err != nil {
 		return err
 	}

@@ -102,6 +102,9 @@ func (r *run) catchUp(ctx context.Context, nm, base *survivor) error {
 	}
 	src := r.source(base.key, base)
 	src.Mode = gtidMode(nm.node.Flavor())
+	if err := r.journal("catch-up", nm.key.String(), "replicate from "+base.key.String(), map[string]string{"source": base.key.String()}); err != nil {
+		return err
+	}
 	if err := nm.node.ChangeMaster(ctx, src); err != nil {
 		return err
 	}

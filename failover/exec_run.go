@@ -51,6 +51,8 @@ type run struct {
 	ssh   bool
 	// promoted is set once the new master takes writes.
 	promoted bool
+	// stopWatch ends the watch for stop requests past the point of no return.
+	stopWatch func() bool
 	// deadShell is the SSH session to the dead master's host, dialled at
 	// the start (in parallel with the checks) and kept for the salvage.
 	deadShell *shellFuture
@@ -106,7 +108,25 @@ func isPartial(err error) bool {
 }
 
 func (r *run) execute(ctx context.Context) error {
+	if res := r.opts.Resume; res != nil {
+		r.rep.warn("resuming an interrupted failover (new master %s, promotion begun: %v)", orNone(res.NewMaster.String()), res.Promoted)
+		if res.Promoted {
+			return r.finishPromoted(r.pastNoReturn(ctx))
+		}
+		if !res.NewMaster.IsZero() {
+			r.opts.Plan.NewMasterHost = res.NewMaster // the decision stands
+		}
+		if res.CatchingUp {
+			if err := r.restoreCatchUp(ctx, res.NewMaster); err != nil {
+				return fmt.Errorf("resume: put %s back under %s: %w", res.NewMaster, r.dead, err)
+			}
+		}
+	}
 	if err := r.check(ctx); err != nil {
+		return err
+	}
+	ctx = r.pastNoReturn(ctx)
+	if err := r.journal("fence", r.dead.String(), "stop the replicas' IO threads and fence the old master", nil); err != nil {
 		return err
 	}
 	r.prefetchDeadBinlogs(ctx)
@@ -120,6 +140,10 @@ func (r *run) execute(ctx context.Context) error {
 		return r.halted(err)
 	}
 	r.rep.NewMaster, r.rep.Reason, r.rep.Mode = r.plan.NewMaster.Key.String(), r.plan.NewMaster.Reason, r.plan.Mode
+	if err := r.journal("plan", r.plan.NewMaster.Key.String(), r.plan.NewMaster.Reason,
+		map[string]string{"new_master": r.plan.NewMaster.Key.String(), "base": r.plan.Base.String(), "mode": string(r.plan.Mode)}); err != nil {
+		return r.halted(err)
+	}
 	var err error
 	if r.plan.Mode == ModeGTID {
 		err = r.recoverGTID(ctx)
@@ -130,6 +154,31 @@ func (r *run) execute(ctx context.Context) error {
 		return r.halted(err)
 	}
 	return err
+}
+
+// pastNoReturn is called once the failover starts changing servers: from
+// then on a stop request (SIGINT, SIGTERM, a cancelled manager) no longer
+// cancels it, since half a failover is worse than a late exit. The request
+// is noted in the report.
+func (r *run) pastNoReturn(ctx context.Context) context.Context {
+	stop := context.AfterFunc(ctx, func() {
+		r.rep.warn("a stop was requested while the failover was past its point of no return: it finished first")
+		r.opts.Logger.Warn("stop requested: the failover is past its point of no return and finishes first")
+	})
+	r.stopWatch = stop
+	return context.WithoutCancel(ctx)
+}
+
+// journal records a step before it is taken; a journal that cannot be
+// written stops the failover there.
+func (r *run) journal(step, server, detail string, data map[string]string) error {
+	if r.opts.Journal == nil {
+		return nil
+	}
+	if err := r.opts.Journal.Record(step, server, detail, data); err != nil {
+		return fmt.Errorf("record %q in the failover journal: %w", step, err)
+	}
+	return nil
 }
 
 // halted records, for a failover that stopped after fencing and before
@@ -339,6 +388,9 @@ func (r *run) reportHook(ctx context.Context) {
 }
 
 func (r *run) closeAll() {
+	if r.stopWatch != nil {
+		r.stopWatch()
+	}
 	for _, s := range r.surv {
 		s.node.Close()
 	}

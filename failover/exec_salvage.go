@@ -126,6 +126,9 @@ func (r *run) applyTo(ctx context.Context, phase string, s *survivor, x *extract
 	if x.trxs() == 0 {
 		return nil
 	}
+	if err := r.journal("apply", s.key.String(), fmt.Sprintf("%d transactions (%s)", x.trxs(), x.pattern), nil); err != nil {
+		return err
+	}
 	err := r.applyOnce(ctx, phase, s, x)
 	if errors.Is(err, binlog.ErrLockWait) && (s.held.maria || s.held.hasMySQL) {
 		r.rep.note(phase, "%s: the apply timed out waiting for a lock (%v); applying the rest again", s.key, err)

@@ -34,9 +34,19 @@ type FailoverOptions struct {
 	LocalAddr          string
 	AcceptNewHostKeys  bool
 	HookTimeout        time.Duration
-	Logger             *slog.Logger
-	Console            *Console
-	Status             *StatusFile
+	// Resume finishes the failover an interrupted run began (its journal
+	// says where it stood); Dead must be that run's dead master.
+	Resume  bool
+	Logger  *slog.Logger
+	Console *Console
+	Status  *StatusFile
+}
+
+func (o FailoverOptions) logger() *slog.Logger {
+	if o.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return o.Logger
 }
 
 // Exit codes of a failover, as MHA's.
@@ -105,7 +115,13 @@ func RunFailover(ctx context.Context, cfg *config.Config, opts FailoverOptions) 
 	if err := os.MkdirAll(cfg.ManagerWorkdir, 0o750); err != nil {
 		return nil, fmt.Errorf("manager_workdir %s: %w", cfg.ManagerWorkdir, err)
 	}
-	if err := checkFlapping(cfg, opts); err != nil {
+	if !opts.Resume { // an interrupted run is finished whatever the flags say
+		if err := checkFlapping(cfg, opts); err != nil {
+			return nil, err
+		}
+	}
+	act, resume, err := beginFailover(ctx, cfg, opts)
+	if err != nil {
 		return nil, err
 	}
 	if opts.Status != nil {
@@ -115,6 +131,7 @@ func RunFailover(ctx context.Context, cfg *config.Config, opts FailoverOptions) 
 	env.LocalAddr, env.AcceptNewHostKeys = opts.LocalAddr, opts.AcceptNewHostKeys
 	work, err := os.MkdirTemp(cfg.ManagerWorkdir, cfg.App+".work.")
 	if err != nil {
+		act.endFailover(cfg, nil)
 		return nil, err
 	}
 	defer os.RemoveAll(work)
@@ -126,13 +143,14 @@ func RunFailover(ctx context.Context, cfg *config.Config, opts FailoverOptions) 
 		SSHReachable: opts.SSHReachable, SkipSalvage: opts.SkipSalvage, SkipDisableRO: opts.SkipDisableRO,
 		SkipResetSlave: first.SkipResetSlave, WorkDir: work, Detection: opts.Detection, Logger: logger,
 		RelayWait: time.Duration(first.RelayWaitTimeout) * time.Second,
-		Rerun:     rerunCommand(cfg, opts.Dead),
+		Rerun:     resumeCommand(cfg), Journal: act, Resume: resume,
 	}
 	if dead, ok := cfg.Server(opts.Dead.Host, opts.Dead.Port); ok {
 		fopts.Fence, fopts.DeadAddr, fopts.DeadPIDFile = failover.FenceMode(dead.FenceOldMaster), dead.IP, dead.MasterPIDFile
 	}
 	con.Infof("Starting failover of dead master %s", opts.Dead)
 	rep, ferr := failover.Failover(ctx, env, NewHooks(cfg, opts.HookTimeout), opts.Dead, fopts)
+	act.endFailover(cfg, ferr)
 	if path, err := writeReport(cfg, rep); err != nil {
 		con.Warnf("could not write the failover report: %v", err)
 	} else {
@@ -186,17 +204,4 @@ func writeReport(cfg *config.Config, rep *failover.Report) (string, error) {
 		return "", err
 	}
 	return base + ".txt", os.WriteFile(base+".txt", []byte(rep.String()), 0o640)
-}
-
-// rerunCommand is the manual failover that finishes a failover stopped
-// half-way; it starts from what each server has then.
-func rerunCommand(cfg *config.Config, dead topology.Key) string {
-	c := fmt.Sprintf("gomha failover --conf %s --dead-master-host %s", cfg.File, dead.Host)
-	if dead.Port != 3306 {
-		c += fmt.Sprintf(" --dead-master-port %d", dead.Port)
-	}
-	if cfg.GlobalFile != "" {
-		c += " --global-conf " + cfg.GlobalFile
-	}
-	return "`" + c + " --ignore-last-failover`"
 }

@@ -2,6 +2,7 @@ package manager_test
 
 import (
 	"context"
+	"errors"
 	"os"
 	"strings"
 	"sync"
@@ -164,9 +165,12 @@ func TestFailoverRerunAfterKillSandbox(t *testing.T) {
 		})
 		helper.kill()
 		t.Logf("killed the failover with the counter at %d on host2 (%d before, %d acknowledged)", s.counterValue("host2"), before, k.n())
-		rep, err := s.failover("host1", manager.FailoverOptions{})
+		if _, err := s.failover("host1", manager.FailoverOptions{}); !errors.Is(err, manager.ErrInterrupted) {
+			t.Fatalf("a new failover while the killed one's journal is there: %v, want ErrInterrupted", err)
+		}
+		rep, err := s.failover("host1", manager.FailoverOptions{Resume: true})
 		if err != nil {
-			t.Fatalf("second failover: %v", err)
+			t.Fatalf("failover --resume: %v", err)
 		}
 		if rep.NewMaster != s.key("host2").String() {
 			t.Errorf("the second run promoted %s, want host2", rep.NewMaster)
@@ -237,14 +241,14 @@ func TestFailoverRelayWaitTimeoutSandbox(t *testing.T) {
 	}
 	text := rep.String()
 	for _, want := range []string{"relay_wait_timeout", "127.0.0.143:3306: halted", "SQL thread running", "No server takes writes",
-		"gomha failover --conf " + s.c.ConfPath + " --dead-master-host 127.0.0.141"} {
+		"gomha failover --conf " + s.c.ConfPath + " --resume"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("the report does not say %q:\n%s", want, text)
 		}
 	}
 	s.setConf("relay_wait_timeout=2", "relay_wait_timeout=60")
-	if _, err := s.failover("host1", manager.FailoverOptions{IgnoreLastFailover: true}); err != nil {
-		t.Fatalf("the failover run again: %v", err)
+	if _, err := s.failover("host1", manager.FailoverOptions{Resume: true}); err != nil {
+		t.Fatalf("the failover resumed: %v", err)
 	}
 	s.verify("host3", "host1") // host3 received the most
 }

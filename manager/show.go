@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gomha/gomha/coord"
 	"github.com/gomha/gomha/manager/config"
 	"github.com/gomha/gomha/node"
 	"github.com/gomha/gomha/topology"
@@ -42,11 +43,13 @@ type Show struct {
 	View    string `json:"manager_view"` // healthy / suspect / dead / failing over / -
 	// ViewReason is why, in one line, when the manager is not content
 	// (e.g. no quorum to fail over).
-	ViewReason string          `json:"manager_view_reason,omitempty"`
-	Deposed    []DeposedView   `json:"deposed,omitempty"` // old masters the manager keeps from taking writes
-	Servers    []ShowServer    `json:"servers"`
-	Problems   []ProblemReport `json:"problems"`
-	Took       string          `json:"took"`
+	ViewReason string        `json:"manager_view_reason,omitempty"`
+	Deposed    []DeposedView `json:"deposed,omitempty"` // old masters the manager keeps from taking writes
+	// Interrupted says what an unfinished failover did last (its journal).
+	Interrupted string          `json:"interrupted_failover,omitempty"`
+	Servers     []ShowServer    `json:"servers"`
+	Problems    []ProblemReport `json:"problems"`
+	Took        string          `json:"took"`
 }
 
 // BuildShow reads every server and the manager's status file.
@@ -65,6 +68,9 @@ func BuildShow(ctx context.Context, cfg *config.Config, connectTimeout time.Dura
 		sh.Manager, sh.View = "unknown ("+err.Error()+")", "-"
 	default:
 		sh.Manager, sh.View = managerState(st)
+	}
+	if entries, _, err := coord.ReadJournal(cfg.ManagerWorkdir, cfg.App); err == nil && len(entries) > 0 && st.Code != StatusFailoverRunning {
+		sh.Interrupted = coord.Summary(entries) + "; finish it with " + resumeCommand(cfg)
 	}
 	if v, ok, _ := ReadView(cfg.ManagerWorkdir, cfg.App); ok && st.Code != StatusNotRunning {
 		sh.Deposed = v.Deposed
@@ -172,6 +178,9 @@ func (sh *Show) Text() string {
 	fmt.Fprintf(&b, "manager: %s; its view of the master: %s\n", sh.Manager, sh.View)
 	if sh.ViewReason != "" {
 		fmt.Fprintf(&b, "  %s\n", sh.ViewReason)
+	}
+	if sh.Interrupted != "" {
+		fmt.Fprintf(&b, "INTERRUPTED failover: %s\n", sh.Interrupted)
 	}
 	for _, d := range sh.Deposed {
 		fmt.Fprintf(&b, "deposed old master %s: %s (checked %s)\n", d.Server, d.State, d.Checked.Format("15:04:05"))

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/gomha/gomha/coord"
 )
 
 // StatusCode is one of MHA's monitor states (ManagerConst.pm). The codes are
@@ -173,7 +175,7 @@ func ReadStatus(workdir, app string, pingLimit time.Duration) (StatusInfo, error
 	path := StatusFilePath(workdir, app)
 	fi, err := os.Stat(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return StatusInfo{Code: StatusNotRunning}, nil
+		return withActor(workdir, app, StatusInfo{Code: StatusNotRunning}), nil
 	}
 	if err != nil {
 		return StatusInfo{}, fmt.Errorf("read status of %s: %w", app, err)
@@ -193,7 +195,27 @@ func ReadStatus(workdir, app string, pingLimit time.Duration) (StatusInfo, error
 	case info.Code == StatusPingOK && info.Age > pingLimit:
 		info.Code = StatusTimestampOld
 	}
-	return info, nil
+	return withActor(workdir, app, info), nil
+}
+
+// withActor makes a failover that runs, whoever runs it (a manual
+// gomha failover, a manager), FAILOVER_RUNNING, and an interrupted one
+// FAILOVER_ERROR until it is finished with --resume.
+func withActor(workdir, app string, info StatusInfo) StatusInfo {
+	if h, held, err := coord.ReadLocal(workdir, app); err == nil && held && h.Action == "failover" {
+		info.Code, info.PID = StatusFailoverRunning, h.PID
+		if info.Master == "" {
+			info.Master = strings.TrimPrefix(h.Detail, "dead master ")
+		}
+		return info
+	}
+	if entries, _, err := coord.ReadJournal(workdir, app); err == nil && len(entries) > 0 {
+		info.Code = StatusFailoverError
+		if info.Master == "" {
+			info.Master = entries[0].Server
+		}
+	}
+	return info
 }
 
 func parseStatusLine(line string) (StatusInfo, error) {

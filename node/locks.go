@@ -82,13 +82,14 @@ func (s *Session) killRowLockHolders(ctx context.Context, victim uint64) ([]stri
 	return s.killRows(ctx, rows, "holds row locks")
 }
 
-// killClients kills every client session but victim, this one and the
-// server's own threads.
+// killClients kills every client session but victim, this one, the
+// server's own threads, and gomha's own sessions: those of this Session,
+// and those in the gomha schema (the cluster locks of package coord).
 func (s *Session) killClients(ctx context.Context, victim uint64) ([]string, error) {
 	rows, err := s.queryMaps(ctx, fmt.Sprintf("SELECT /* gomha */ ID AS id, USER AS user, HOST AS host, COMMAND AS command, "+
 		"TIME AS t, COALESCE(LEFT(INFO, 80), '') AS info FROM information_schema.PROCESSLIST "+
 		"WHERE ID NOT IN (%d, CONNECTION_ID()) AND USER NOT IN ('system user', 'event_scheduler') "+
-		"AND COMMAND NOT IN (%s)", victim, notClients))
+		"AND COMMAND NOT IN (%s) AND COALESCE(DB, '') <> 'gomha'", victim, notClients))
 	if err != nil {
 		return nil, err
 	}

@@ -17,6 +17,7 @@ type failoverFlags struct {
 	deadHost, newHost        string
 	deadPort, newPort        int
 	dryRun, ignoreLast       bool
+	resume                   bool
 	skipSalvage, skipDisable bool
 	localAddr                string
 	acceptNew                bool
@@ -42,6 +43,18 @@ func (f *failoverFlags) options(cfg *config.Config, con *manager.Console, cmd *c
 	if err != nil {
 		return manager.FailoverOptions{}, err
 	}
+	if f.resume {
+		was, err := manager.InterruptedDead(cfg)
+		switch {
+		case err != nil:
+			return manager.FailoverOptions{}, withCode(1, err)
+		case was.IsZero():
+			return manager.FailoverOptions{}, withCode(1, fmt.Errorf("--resume: no interrupted failover in %s", cfg.ManagerWorkdir))
+		case !dead.IsZero() && dead != was:
+			return manager.FailoverOptions{}, withCode(1, fmt.Errorf("--resume: the interrupted failover was of %s, not %s", was, dead))
+		}
+		dead = was
+	}
 	if dead.IsZero() {
 		return manager.FailoverOptions{}, withCode(1, errors.New("--dead_master_host is required"))
 	}
@@ -57,7 +70,7 @@ func (f *failoverFlags) options(cfg *config.Config, con *manager.Console, cmd *c
 	return manager.FailoverOptions{
 		SSHReachable: sshReachable, Dead: dead, NewMaster: nm, IgnoreLastFailover: f.ignoreLast, SkipSalvage: f.skipSalvage,
 		SkipDisableRO: f.skipDisable, LocalAddr: f.localAddr, AcceptNewHostKeys: f.acceptNew,
-		HookTimeout: f.hookTimeout, Logger: cliLogger(cmd), Console: con,
+		HookTimeout: f.hookTimeout, Logger: cliLogger(cmd), Console: con, Resume: f.resume,
 	}, nil
 }
 
@@ -84,7 +97,7 @@ func runManualFailover(cmd *cobra.Command, cfg *config.Config, f *failoverFlags,
 		return nil
 	}
 	alive, aerr := manager.MasterAnswers(cmd.Context(), cfg, opts.Dead, opts.LocalAddr)
-	if alive {
+	if alive && !opts.Resume {
 		msg := fmt.Sprintf("master %s is alive (it accepts connections): refusing to fail over; use masterha_master_switch --master_state=alive for a switchover", opts.Dead)
 		if aerr != nil {
 			msg += " (" + aerr.Error() + ")"
@@ -133,6 +146,7 @@ master switched but some replica could not be recovered, 1 otherwise.`,
 	fl.IntVar(&f.newPort, "new-master-port", 3306, "its port")
 	fl.BoolVar(&f.dryRun, "dry-run", false, "print the plan and change nothing")
 	fl.BoolVar(&f.ignoreLast, "ignore-last-failover", false, "ignore a recent or failed previous failover")
+	fl.BoolVar(&f.resume, "resume", false, "finish a failover that was interrupted (its journal in manager_workdir says where it stood; nothing is applied twice)")
 	fl.BoolVar(&f.skipSalvage, "skip-save-master-binlog", false, "do not read the dead master's binlog over SSH")
 	fl.BoolVar(&f.skipDisable, "skip-disable-read-only", false, "leave read_only=ON on the new master")
 	fl.StringVar(&f.localAddr, "source-addr", "", "source address for connections to the servers")

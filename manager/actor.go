@@ -1,0 +1,174 @@
+package manager
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/gomha/gomha/coord"
+	"github.com/gomha/gomha/failover"
+	"github.com/gomha/gomha/manager/config"
+	"github.com/gomha/gomha/node"
+	"github.com/gomha/gomha/topology"
+)
+
+// ErrInterrupted means a failover was interrupted (killed, or halted after
+// it began changing servers): its journal is there, and the next run must
+// finish it (gomha failover --resume) rather than start another.
+var ErrInterrupted = errors.New("an interrupted failover must be finished first")
+
+// actor is the right to act on a cluster (coord's lock, on the workdir and
+// on every server that answers) and, for a failover, its journal.
+type actor struct {
+	lock     *coord.Lock
+	journal  *coord.Journal
+	recorded int // steps recorded after the first entry
+	log      *slog.Logger
+}
+
+// acquire takes the cluster's lock for action; servers lists the servers
+// to lock too (nil: only the local lock).
+func acquire(ctx context.Context, cfg *config.Config, action, detail string, servers []node.MySQLConfig, log *slog.Logger) (*actor, error) {
+	lock, err := coord.Acquire(ctx, coord.Options{Workdir: cfg.ManagerWorkdir, App: cfg.App, Action: action, Detail: detail,
+		Servers: servers, ServerTimeout: time.Second, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range lock.Skipped() {
+		log.Warn("server not locked: it does not answer", "server", s.Server, "error", s.Err)
+	}
+	return &actor{lock: lock, log: log}, nil
+}
+
+// lockServers is every configured server but skip, for the lock.
+func lockServers(cfg *config.Config, skip topology.Key, localAddr string) []node.MySQLConfig {
+	var out []node.MySQLConfig
+	for _, s := range cfg.Servers {
+		if TopologyServer(s).Key() == skip {
+			continue
+		}
+		mc := MySQLConfig(s, time.Second)
+		mc.LocalAddr = localAddr
+		out = append(out, mc)
+	}
+	return out
+}
+
+// Record satisfies failover.Journal: before a step is taken, the lock on
+// the servers is checked (the fencing token: an actor that lost it must
+// stop) and the step is written and synced.
+func (a *actor) Record(step, server, detail string, data map[string]string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := a.lock.Check(ctx); err != nil {
+		return err
+	}
+	if a.journal == nil {
+		return nil
+	}
+	a.recorded++
+	return a.journal.Append(coord.Entry{Step: step, Server: server, Detail: detail, Data: data})
+}
+
+// beginFailover takes the lock and opens the journal of a failover of
+// dead; with resume it reopens the interrupted run's journal and says
+// where that run stood. Without resume, an interrupted run's journal
+// refuses the failover (ErrInterrupted), naming what to run.
+func beginFailover(ctx context.Context, cfg *config.Config, opts FailoverOptions) (*actor, *failover.Resume, error) {
+	entries, _, err := coord.ReadJournal(cfg.ManagerWorkdir, cfg.App)
+	if err != nil {
+		return nil, nil, err
+	}
+	switch {
+	case len(entries) > 0 && !opts.Resume:
+		return nil, nil, fmt.Errorf("%w: %s; finish it with %s", ErrInterrupted, coord.Summary(entries), resumeCommand(cfg))
+	case len(entries) == 0 && opts.Resume:
+		return nil, nil, fmt.Errorf("nothing to resume: no failover journal in %s", cfg.ManagerWorkdir)
+	}
+	a, err := acquire(ctx, cfg, "failover", "dead master "+opts.Dead.String(), lockServers(cfg, opts.Dead, opts.LocalAddr), opts.logger())
+	if err != nil {
+		return nil, nil, err
+	}
+	if opts.Resume {
+		j, entries, err := coord.Resume(cfg.ManagerWorkdir, cfg.App)
+		if err != nil {
+			a.release()
+			return nil, nil, err
+		}
+		a.journal = j
+		return a, resumeFrom(entries), a.Record("resume", opts.Dead.String(), "finish the interrupted failover", nil)
+	}
+	j, err := coord.OpenJournal(cfg.ManagerWorkdir, cfg.App)
+	if err != nil {
+		a.release()
+		return nil, nil, err
+	}
+	a.journal = j
+	if err := j.Append(coord.Entry{Step: "failover", Server: opts.Dead.String(), Detail: "dead master"}); err != nil {
+		a.release()
+		return nil, nil, err
+	}
+	return a, nil, nil
+}
+
+// InterruptedDead is the dead master of an interrupted failover, from its
+// journal; zero when there is none.
+func InterruptedDead(cfg *config.Config) (topology.Key, error) {
+	entries, _, err := coord.ReadJournal(cfg.ManagerWorkdir, cfg.App)
+	if err != nil || len(entries) == 0 {
+		return topology.Key{}, err
+	}
+	return topology.ParseKey(entries[0].Server)
+}
+
+// resumeFrom reads where an interrupted failover stood.
+func resumeFrom(entries []coord.Entry) *failover.Resume {
+	res := &failover.Resume{}
+	for _, e := range entries {
+		switch e.Step {
+		case "plan":
+			if k, err := topology.ParseKey(e.Data["new_master"]); err == nil {
+				res.NewMaster = k
+			}
+		case "catch-up":
+			res.CatchingUp = true
+		case "promote":
+			res.Promoted, res.PromotedPos = true, e.Data["promoted_pos"]
+		}
+	}
+	return res
+}
+
+// endFailover closes the journal: a failover that ended (done, or with
+// some replica left for a person: exit 10) or that changed nothing is
+// moved out of the way; one that stopped half-way stays for --resume.
+func (a *actor) endFailover(cfg *config.Config, err error) {
+	if a.journal != nil {
+		a.journal.Close()
+		if err == nil || ExitCode(err) == ExitFailoverPartial || a.recorded == 0 {
+			if ferr := coord.Finish(cfg.ManagerWorkdir, cfg.App); ferr != nil {
+				a.log.Warn("failover journal not closed", "error", ferr)
+			}
+		}
+	}
+	a.release()
+}
+
+func (a *actor) release() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := a.lock.Release(ctx); err != nil {
+		a.log.Warn("lock not released cleanly", "error", err)
+	}
+}
+
+// resumeCommand finishes an interrupted failover.
+func resumeCommand(cfg *config.Config) string {
+	c := "gomha failover --conf " + cfg.File
+	if cfg.GlobalFile != "" {
+		c += " --global-conf " + cfg.GlobalFile
+	}
+	return "`" + c + " --resume`"
+}
