@@ -135,6 +135,15 @@ func (s *switchRun) execute(ctx context.Context) error {
 		s.rep.warn("--check_only: every check passed, nothing was changed")
 		return nil
 	}
+	// From here the old master stops taking writes: a stop request
+	// (SIGINT, SIGTERM) no longer cancels the switch, which finishes (or,
+	// on a real failure, rolls back) first.
+	stop := context.AfterFunc(ctx, func() {
+		s.rep.warn("a stop was requested while writes were switching: the switchover finished first")
+		s.log.Warn("stop requested: the switchover is past its point of no return and finishes first")
+	})
+	defer stop()
+	ctx = context.WithoutCancel(ctx)
 	if err := s.switchWrites(ctx); err != nil {
 		return s.rollback(ctx, err)
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"time"
 
 	"github.com/gomha/gomha/coord"
@@ -171,4 +172,33 @@ func resumeCommand(cfg *config.Config) string {
 		c += " --global-conf " + cfg.GlobalFile
 	}
 	return "`" + c + " --resume`"
+}
+
+// ConfHost is masterha_conf_host: it adds or deletes a [server] block of
+// file under the cluster's local lock, so that it never races a failover or
+// a switchover of that cluster. A file that does not load (being fixed) is
+// edited without the lock.
+func ConfHost(ctx context.Context, file, global, command, block, hostname string, params map[string]string, log *slog.Logger) error {
+	if cfg, err := config.Load(ctx, file, config.Options{GlobalFile: global}); err == nil {
+		if err := os.MkdirAll(cfg.ManagerWorkdir, 0o750); err == nil {
+			a, err := acquire(ctx, cfg, "conf-host", command+" "+block+hostname, nil, log)
+			if err != nil {
+				return err
+			}
+			defer a.release()
+		}
+	}
+	return config.EditHost(file, command, block, hostname, params)
+}
+
+// Progress says what the failover of cfg's cluster is doing, from its
+// journal, for an operator who asks (a second Ctrl-C).
+func Progress(cfg *config.Config) string {
+	entries, _, err := coord.ReadJournal(cfg.ManagerWorkdir, cfg.App)
+	if err != nil || len(entries) == 0 {
+		return "no failover step recorded yet"
+	}
+	last := entries[len(entries)-1]
+	return fmt.Sprintf("last step: %s %s (%s); the failover finishes by itself; if this process is killed, finish it with %s",
+		last.Step, last.Server, last.Detail, resumeCommand(cfg))
 }

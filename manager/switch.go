@@ -60,6 +60,13 @@ func RunSwitchover(ctx context.Context, cfg *config.Config, opts SwitchOptions) 
 	if err := monitorRunning(ctx, cfg, opts.LocalAddr); err != nil {
 		return nil, err
 	}
+	if !opts.CheckOnly {
+		act, err := acquire(ctx, cfg, "switchover", "", lockServers(cfg, topology.Key{}, opts.LocalAddr), logger)
+		if err != nil {
+			return nil, err
+		}
+		defer act.release()
+	}
 	env := NewEnv(cfg, logger)
 	env.LocalAddr = opts.LocalAddr
 	first := cfg.Servers[0]

@@ -6,7 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/gomha/gomha/manager/config"
+	"github.com/gomha/gomha/manager"
 )
 
 // newConfHostCmd is masterha_conf_host / gomha conf-host: add or delete a
@@ -31,7 +31,7 @@ func newConfHostCmd(mha bool) *cobra.Command {
 			if command == "add" && hostname == "" {
 				return withCode(1, fmt.Errorf("--hostname is required to add a block"))
 			}
-			if err := config.EditHost(conf, command, block, hostname, kv); err != nil {
+			if err := manager.ConfHost(cmd.Context(), conf, "", command, block, hostname, kv, cliLogger(cmd)); err != nil {
 				return withCode(1, err)
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%s: %s done.\n", conf, command)

@@ -104,7 +104,9 @@ func runManualFailover(cmd *cobra.Command, cfg *config.Config, f *failoverFlags,
 		}
 		return withCode(exitFail, errors.New(msg))
 	}
+	stop := answerInterrupts(cmd.ErrOrStderr(), func() string { return manager.Progress(cfg) })
 	rep, err := manager.RunFailover(cmd.Context(), cfg, opts)
+	stop()
 	if f.output == "json" && rep != nil {
 		if jerr := writeJSON(cmd.OutOrStdout(), rep); jerr != nil {
 			return jerr

@@ -94,7 +94,11 @@ func runSwitchover(cmd *cobra.Command, cfg *config.Config, s *switchFlags, outpu
 		TrxWait: s.trxWait, NoKill: s.noKill, CatchUpWait: s.catchUp, LocalAddr: s.localAddr,
 		HookTimeout: s.hookTime, Logger: cliLogger(cmd), Console: con,
 	}
+	stop := answerInterrupts(cmd.ErrOrStderr(), func() string {
+		return "the switchover is moving writes to the new master; it finishes, or rolls back on a failure, by itself"
+	})
 	rep, err := manager.RunSwitchover(cmd.Context(), cfg, opts)
+	stop()
 	if output == "json" && rep != nil {
 		if jerr := writeJSON(cmd.OutOrStdout(), rep); jerr != nil {
 			return jerr

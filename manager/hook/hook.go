@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"runtime"
 	"strings"
 	"syscall"
 	"time"
@@ -62,13 +63,18 @@ func (r Runner) Run(ctx context.Context, script string, args []Arg) (Result, err
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "/bin/sh", append([]string{"-c", script + ` "$@"`, "sh"}, words...)...)
 	cmd.Env = append(os.Environ(), env...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// Its own process group, killed whole on the deadline; and it dies
+	// with the process that started it (Pdeathsig follows the OS thread
+	// that forked, hence the lock), never running on after a killed manager.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	cmd.WaitDelay = 2 * time.Second
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	start := time.Now()
+	runtime.LockOSThread()
 	err := cmd.Run()
+	runtime.UnlockOSThread()
 	res.Took = time.Since(start)
 	res.Output = strings.TrimRight(out.String(), "\n")
 	if ctx.Err() == context.DeadlineExceeded {

@@ -1,0 +1,40 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// answerInterrupts runs while a failover or a switchover changes servers.
+// The first SIGINT or SIGTERM cancels the command's context (main's
+// signal.NotifyContext): the engine notes it and finishes what it began,
+// since half a failover is worse than a late exit. Every further one
+// prints what the command is doing and how it ends. The returned func
+// stops answering.
+func answerInterrupts(w io.Writer, what func() string) func() {
+	sigs := make(chan os.Signal, 4)
+	done := make(chan struct{})
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		n := 0
+		for {
+			select {
+			case <-done:
+				return
+			case <-sigs:
+				if n++; n == 1 {
+					fmt.Fprintln(w, "gomha: stop requested: once it has begun changing servers the command finishes first; send the signal again to see where it stands")
+					continue
+				}
+				fmt.Fprintln(w, "gomha: still running: "+what())
+			}
+		}
+	}()
+	return func() {
+		signal.Stop(sigs)
+		close(done)
+	}
+}
