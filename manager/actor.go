@@ -78,19 +78,23 @@ func (a *actor) Record(step, server, detail string, data map[string]string) erro
 // where that run stood. Without resume, an interrupted run's journal
 // refuses the failover (ErrInterrupted), naming what to run.
 func beginFailover(ctx context.Context, cfg *config.Config, opts FailoverOptions) (*actor, *failover.Resume, error) {
-	entries, _, err := coord.ReadJournal(cfg.ManagerWorkdir, cfg.App)
-	if err != nil {
-		return nil, nil, err
-	}
-	switch {
-	case len(entries) > 0 && !opts.Resume:
-		return nil, nil, fmt.Errorf("%w: %s; finish it with %s", ErrInterrupted, coord.Summary(entries), resumeCommand(cfg))
-	case len(entries) == 0 && opts.Resume:
-		return nil, nil, fmt.Errorf("nothing to resume: no failover journal in %s", cfg.ManagerWorkdir)
-	}
+	// The lock first: a journal is only an interrupted run's when nobody
+	// holds the lock any more; while its failover runs, the holder is named.
 	a, err := acquire(ctx, cfg, "failover", "dead master "+opts.Dead.String(), lockServers(cfg, opts.Dead, opts.LocalAddr), opts.logger())
 	if err != nil {
 		return nil, nil, err
+	}
+	entries, _, err := coord.ReadJournal(cfg.ManagerWorkdir, cfg.App)
+	switch {
+	case err != nil:
+		a.release()
+		return nil, nil, err
+	case len(entries) > 0 && !opts.Resume:
+		a.release()
+		return nil, nil, fmt.Errorf("%w: %s; finish it with %s", ErrInterrupted, coord.Summary(entries), resumeCommand(cfg))
+	case len(entries) == 0 && opts.Resume:
+		a.release()
+		return nil, nil, fmt.Errorf("nothing to resume: no failover journal in %s", cfg.ManagerWorkdir)
 	}
 	if opts.Resume {
 		j, entries, err := coord.Resume(cfg.ManagerWorkdir, cfg.App)

@@ -8,8 +8,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gomha/gomha/coord"
 	"github.com/gomha/gomha/failover"
 	"github.com/gomha/gomha/manager"
+	"github.com/gomha/gomha/sandbox"
 )
 
 // One writer, always (issue 9): a deposed master stays deposed, a frozen
@@ -172,4 +174,126 @@ func TestFailoverErrantWritesSandbox(t *testing.T) {
 			t.Errorf("host2's IO thread was stopped: the refusal must come before anything is changed")
 		}
 	})
+}
+
+// TestPartitionNoFailoverSandbox: the master and host3 on one side of a
+// partition, the manager and host2 on the other. host2 lost the master and
+// host3 cannot be asked: one of two configured replicas is no majority, so
+// no failover, although host3 has ignore_fail=1 (before the quorum rule the
+// manager failed over and the old master kept taking writes).
+func TestPartitionNoFailoverSandbox(t *testing.T) {
+	const mgr = "127.0.0.2"
+	s := newScenarioConf(t, true, "", map[string]string{"server3": "ignore_fail=1"},
+		func(o *sandbox.Options) { o.ExtraMyCnf = append(o.ExtraMyCnf, "slave_net_timeout=4") })
+	s.startWriter(50)
+	reports := s.runManager(manager.ManagerOptions{LocalAddr: mgr})
+	ctx := context.Background()
+	for _, h := range []string{"host1", "host3"} {
+		if err := s.c.IsolateFrom(ctx, h, mgr); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, h := range []string{"host1", "host3"} {
+		if err := s.c.Cut(ctx, "host2", h); err != nil {
+			t.Fatal(err)
+		}
+	}
+	acked := s.w.Acked()
+	select {
+	case r := <-reports:
+		t.Fatalf("failed over during the partition:\n%s", r)
+	case <-time.After(10 * time.Second):
+	}
+	v, ok, err := manager.ReadView(s.cfg.ManagerWorkdir, s.cfg.App)
+	if err != nil || !ok || v.State != "no quorum" {
+		t.Errorf("the manager's view during the partition: %+v (ok %v, %v), want no quorum", v, ok, err)
+	}
+	if s.w.Acked() < acked+100 {
+		t.Errorf("the writer on the old master stalled during the partition (%d acks)", s.w.Acked()-acked)
+	}
+	t.Logf("during the partition: %s: %s", v.State, v.Reason)
+	for _, h := range []string{"host1", "host2", "host3"} {
+		if err := s.c.Heal(ctx, h); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.waitFor("the manager to see the master healthy again", 30*time.Second, func() bool {
+		v, ok, _ := manager.ReadView(s.cfg.ManagerWorkdir, s.cfg.App)
+		return ok && v.State == "healthy"
+	})
+	s.verify("host1")
+}
+
+// TestTwoActorsSandbox: while the manager's own failover applies the dead
+// master's salvaged tail, a manual failover is refused with one line naming
+// the holder, from the same host (lock file) and from another one (another
+// manager_workdir: the lock on the servers); nothing is applied twice.
+func TestTwoActorsSandbox(t *testing.T) {
+	s := newScenarioConf(t, true, "", map[string]string{"server2": "candidate_master=1"}, withFormat("MIXED", onceConf...))
+	k := s.startCounter()
+	s.waitCount(k, 50)
+	reports := s.runManager(manager.ManagerOptions{})
+	s.exec("host2", "STOP SLAVE IO_THREAD")
+	s.exec("host3", "STOP SLAVE IO_THREAD")
+	s.waitCount(k, 3000)
+	before := s.counterValue("host2")
+	s.kill("host1")
+	s.waitFor("the manager's apply to be under way", 60*time.Second, func() bool {
+		n := s.counterValue("host2")
+		return n > before+50 && n < before+2500
+	})
+	_, err := s.failover("host1", manager.FailoverOptions{})
+	if !errors.Is(err, coord.ErrHeld) || !strings.Contains(err.Error(), "failover by pid") {
+		t.Errorf("a manual failover during the manager's: %v, want refused naming the holder", err)
+	}
+	other := *s.cfg
+	other.ManagerWorkdir = t.TempDir()
+	_, err = manager.RunFailover(context.Background(), &other, manager.FailoverOptions{Dead: s.key("host1")})
+	if !errors.Is(err, coord.ErrHeld) || !strings.Contains(err.Error(), "127.0.0.14") {
+		t.Errorf("a failover from another manager_workdir: %v, want refused by a server's lock", err)
+	}
+	t.Logf("refused: %v", err)
+	if r := s.nextReport(reports, time.Minute); !r.Succeeded {
+		t.Fatalf("the manager's failover did not succeed: %s", r.Error)
+	}
+	s.verify("host2", "host1")
+	s.checkCounter(k, "host2", "host3")
+}
+
+// TestSwitchInterruptedSandbox: SIGINT to a switchover after the old master
+// stopped taking writes and before the promotion: it finishes, one master
+// takes writes (the new one), nothing is lost.
+func TestSwitchInterruptedSandbox(t *testing.T) {
+	s := newScenario(t, true, "")
+	s.startWriter(50)
+	ctx := context.Background()
+	db, err := s.c.DB(ctx, "host1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	s.writeGroup("A", 1)
+	for _, q := range []string{"BEGIN", "INSERT INTO " + marksTable + " (grp) VALUES ('O')"} {
+		if _, err := conn.ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p := s.startProcess("switch", "GOMHA_TEST_NEW="+s.key("host2").Host)
+	s.waitFor("the old master to stop taking writes", 20*time.Second, func() bool {
+		_, ro := s.readOnly("host1")
+		return ro
+	})
+	p.signal(syscall.SIGINT)
+	if code := p.wait(time.Minute); code != 0 {
+		t.Fatalf("the interrupted switchover exited %d, want 0 (finished)", code)
+	}
+	if _, ro := s.readOnly("host1"); !ro {
+		t.Errorf("the old master is writable after the switch")
+	}
+	s.verify("host2", "host1")
 }
