@@ -184,6 +184,9 @@ func printServers(con *Console, snap *topology.Snapshot, a *topology.Analysis) {
 			}
 		}
 		con.Raw(fmt.Sprintf("    Replicating from %s:%d using %s\n", r.MasterHost, r.MasterPort, mode))
+		if st.Flavor == topology.MariaDB {
+			con.Raw(fmt.Sprintf("    Heartbeat every %s (MASTER_HEARTBEAT_PERIOD), %d received\n", r.HeartbeatPeriod, r.ReceivedHeartbeats))
+		}
 		if n.Server.CandidateMaster {
 			con.Raw("    Primary candidate for the new Master (candidate_master is set)\n")
 		}

@@ -133,7 +133,8 @@ func (d *deposer) rejoin(ctx context.Context, s *node.Session) error {
 		return err
 	}
 	src := topology.ChangeMaster{Host: d.newMaster.Hostname, Port: d.newMaster.Port, User: d.newMaster.ReplUser,
-		Password: d.newMaster.ReplPassword.Reveal(), PasswordSet: d.newMaster.ReplPasswordSet, Mode: topology.PositionSlavePos}
+		Password: d.newMaster.ReplPassword.Reveal(), PasswordSet: d.newMaster.ReplPasswordSet, Mode: topology.PositionSlavePos,
+		HeartbeatPeriod: HeartbeatPeriod(d.newMaster)}
 	if oldSt.Flavor == topology.MySQL {
 		src.Mode = topology.PositionAutoPosition
 	} else if err := s.Exec(ctx, "/* gomha */ SET GLOBAL gtid_slave_pos = @@GLOBAL.gtid_binlog_pos"); err != nil {

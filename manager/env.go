@@ -120,5 +120,17 @@ func (e *Env) Source(key topology.Key) topology.ChangeMaster {
 	return topology.ChangeMaster{
 		Host: s.Hostname, Port: s.Port, User: s.ReplUser,
 		Password: s.ReplPassword.Reveal(), PasswordSet: s.ReplPasswordSet,
+		HeartbeatPeriod: HeartbeatPeriod(s),
 	}
+}
+
+// HeartbeatPeriod is the MASTER_HEARTBEAT_PERIOD gomha sets when it points
+// replicas at s: half its ping_interval, so that a silent master shows in
+// the replicas' heartbeat counts within one interval.
+func HeartbeatPeriod(s config.Server) time.Duration {
+	iv := time.Duration(s.PingInterval) * time.Second
+	if iv <= 0 {
+		iv = 3 * time.Second
+	}
+	return iv / 2
 }

@@ -42,7 +42,10 @@ type replicaView struct {
 	LastIOErrno int
 	LastIOError string
 	Probe       probeResult // the port probe run from its host, when its IO thread still said Yes
-	Err         string
+	// Silent: its IO thread says Yes, but neither a heartbeat nor an event
+	// arrived for two heartbeat periods (MASTER_HEARTBEAT_PERIOD).
+	Silent bool
+	Err    string
 }
 
 // witness says whether the replica's view counts.
@@ -51,7 +54,8 @@ func (r replicaView) witness() bool { return r.Asked && r.Replicates }
 // lost says whether the replica has lost the master: IO thread not running or
 // in error, or the master's port unreachable from its host.
 func (r replicaView) lost() bool {
-	return r.IORunning != "Yes" || r.LastIOErrno != 0 || r.Probe == probeRefused || r.Probe == probeTimeout || r.Probe == probeNoGreeting
+	return r.IORunning != "Yes" || r.LastIOErrno != 0 || r.Silent ||
+		r.Probe == probeRefused || r.Probe == probeTimeout || r.Probe == probeNoGreeting
 }
 
 func (r replicaView) String() string {
@@ -64,6 +68,9 @@ func (r replicaView) String() string {
 	s := fmt.Sprintf("replica %s: Slave_IO_Running=%s Last_IO_Errno=%d", r.Key, r.IORunning, r.LastIOErrno)
 	if r.LastIOError != "" {
 		s += fmt.Sprintf(" (%s)", r.LastIOError)
+	}
+	if r.Silent {
+		s += "; no heartbeat nor event for two heartbeat periods"
 	}
 	if r.Probe != probeNotRun {
 		s += "; master port probe from its host: " + r.Probe.String()

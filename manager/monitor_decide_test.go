@@ -3,6 +3,7 @@ package manager
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gomha/gomha/topology"
 )
@@ -54,6 +55,9 @@ func TestDecide(t *testing.T) {
 			views{Manager: timeoutPersisted, Replicas: []replicaView{unasked, unasked}}, outcomeManagerPartitioned, "partitioned"},
 		{"replicas of another master are no witnesses",
 			views{Manager: refused, Replicas: []replicaView{elsewhere}}, outcomeManagerPartitioned, "none of 1"},
+		{"an IO thread that says Yes but hears no heartbeat has lost the master",
+			views{Manager: timeoutPersisted, Replicas: []replicaView{{Asked: true, Replicates: true, IORunning: "Yes", Silent: true}, lostNo}, SSH: sshDown},
+			outcomeDead, "2/2 replicas"},
 		{"a replica that cannot be asked is no vote for dead: 1 of 2 is no majority",
 			views{Manager: refused, Replicas: []replicaView{unasked, lostNo}, SSH: sshUp}, outcomeNoQuorum, "only 1 of 2 configured replicas"},
 		{"2 of 3 configured replicas lost it, the third cannot be asked: a majority",
@@ -85,6 +89,27 @@ func TestDecide(t *testing.T) {
 		}
 		if ev := tc.v.evidence(); len(ev) != len(tc.v.Replicas)+3 {
 			t.Errorf("%s: %d evidence lines, want one per view (%d)", tc.why, len(ev), len(tc.v.Replicas)+3)
+		}
+	}
+}
+
+func TestReplicaSilence(t *testing.T) {
+	at := replicaIO{running: "Yes", hbPeriod: 500 * time.Millisecond, heartbeats: 40, readPos: "mysql-bin.000001:500"}
+	cases := []struct {
+		why     string
+		now     replicaIO
+		elapsed time.Duration
+		want    bool
+	}{
+		{"nothing for two periods: silent", at, time.Second, true},
+		{"too soon to say", at, 900 * time.Millisecond, false},
+		{"a heartbeat arrived", replicaIO{running: "Yes", hbPeriod: at.hbPeriod, heartbeats: 41, readPos: at.readPos}, time.Second, false},
+		{"events arrived (a busy master sends no heartbeats)", replicaIO{running: "Yes", hbPeriod: at.hbPeriod, heartbeats: 40, readPos: "mysql-bin.000001:900"}, time.Second, false},
+		{"no heartbeat configured: no verdict", replicaIO{running: "Yes", readPos: at.readPos}, time.Minute, false},
+	}
+	for _, c := range cases {
+		if got := c.now.silentSince(at, c.elapsed); got != c.want {
+			t.Errorf("%s: silent=%v, want %v", c.why, got, c.want)
 		}
 	}
 }

@@ -148,6 +148,8 @@ func (m *Monitor) replicaCheck(ctx context.Context, r config.Server) replicaView
 	}
 	defer s.Close()
 	deadline := time.Now().Add(2 * m.interval)
+	var first replicaIO
+	var firstAt time.Time
 	for {
 		io, err := readReplicaIO(ctx, s, m.interval)
 		if err != nil {
@@ -157,6 +159,10 @@ func (m *Monitor) replicaCheck(ctx context.Context, r config.Server) replicaView
 			}
 			break // keep the last reading
 		}
+		if firstAt.IsZero() {
+			first, firstAt = io, time.Now()
+		}
+		v.Silent = io.silentSince(first, time.Since(firstAt))
 		v.Asked, v.IORunning, v.LastIOErrno, v.LastIOError = true, io.running, io.errno, io.errMsg
 		if !io.hasReplicaRow {
 			v.Err = "not a replica"
@@ -191,6 +197,16 @@ type replicaIO struct {
 	errno         int
 	errMsg        string
 	hasReplicaRow bool
+	readPos       string        // Master_Log_File:Read_Master_Log_Pos
+	hbPeriod      time.Duration // MariaDB: Slave_heartbeat_period
+	heartbeats    int64         // MariaDB: Slave_received_heartbeats
+}
+
+// silentSince: an IO thread that says Yes but received neither a
+// heartbeat nor an event since first, over two heartbeat periods.
+func (io replicaIO) silentSince(first replicaIO, elapsed time.Duration) bool {
+	return io.running == "Yes" && io.hbPeriod > 0 && elapsed >= 2*io.hbPeriod &&
+		io.heartbeats == first.heartbeats && io.readPos == first.readPos
 }
 
 // readReplicaIO runs SHOW SLAVE STATUS (SHOW REPLICA STATUS on MySQL, where
@@ -240,8 +256,25 @@ func readReplicaIO(ctx context.Context, s *node.Session, timeout time.Duration) 
 		io.running = pick("Slave_IO_Running", "Replica_IO_Running")
 		io.errno, _ = strconv.Atoi(m["Last_IO_Errno"])
 		io.errMsg = m["Last_IO_Error"]
+		io.readPos = pick("Master_Log_File", "Source_Log_File") + ":" + pick("Read_Master_Log_Pos", "Read_Source_Log_Pos")
 	}
-	return io, rows.Err()
+	if err := rows.Err(); err != nil || !io.hasReplicaRow || s.Flavor() != topology.MariaDB {
+		return io, err
+	}
+	hb, err := node.QueryMaps(qctx, s.DB(), "SHOW /* gomha */ GLOBAL STATUS WHERE Variable_name IN ('Slave_heartbeat_period', 'Slave_received_heartbeats')")
+	if err != nil {
+		return io, nil // the heartbeat is extra evidence only
+	}
+	for _, row := range hb {
+		switch row["Variable_name"] {
+		case "Slave_heartbeat_period":
+			f, _ := strconv.ParseFloat(row["Value"], 64)
+			io.hbPeriod = time.Duration(f * float64(time.Second))
+		case "Slave_received_heartbeats":
+			io.heartbeats, _ = strconv.ParseInt(row["Value"], 10, 64)
+		}
+	}
+	return io, nil
 }
 
 // probeFrom asks the replica's host, over SSH, whether it can open the

@@ -1,8 +1,10 @@
 package manager
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"github.com/gomha/gomha/coord"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -144,4 +146,38 @@ func readFile(t *testing.T, p string) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// TestStatusSeesActors: a failover that runs, whoever runs it (here a
+// manual one: no manager, no status file), is FAILOVER_RUNNING; one that
+// was interrupted (its journal left) is FAILOVER_ERROR until resumed.
+func TestStatusSeesActors(t *testing.T) {
+	dir := t.TempDir()
+	st, err := ReadStatus(dir, "app1", 0)
+	if err != nil || st.Code != StatusNotRunning {
+		t.Fatalf("nothing running: %+v, %v", st, err)
+	}
+	lock, err := coord.Acquire(context.Background(), coord.Options{Workdir: dir, App: "app1", Action: "failover", Detail: "dead master 10.0.0.1:3306"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err = ReadStatus(dir, "app1", 0)
+	if err != nil || st.Code != StatusFailoverRunning || st.PID != os.Getpid() || st.Master != "10.0.0.1:3306" {
+		t.Errorf("a manual failover holding the lock: %+v, %v; want FAILOVER_RUNNING by this pid", st, err)
+	}
+	j, err := coord.OpenJournal(dir, "app1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := j.Append(coord.Entry{Step: "failover", Server: "10.0.0.1:3306"}); err != nil {
+		t.Fatal(err)
+	}
+	j.Close()
+	if err := lock.Release(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	st, err = ReadStatus(dir, "app1", 0)
+	if err != nil || st.Code != StatusFailoverError || st.Master != "10.0.0.1:3306" {
+		t.Errorf("an interrupted failover: %+v, %v; want FAILOVER_ERROR", st, err)
+	}
 }

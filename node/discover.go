@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -103,6 +104,28 @@ func (s *Session) readReplica(ctx context.Context, st *topology.Status) error {
 	st.Replica = replicaFromRow(rows[0])
 	if st.Replica.MasterHost == "" {
 		st.Replica = nil // RESET SLAVE leaves an empty row on some versions
+		return nil
+	}
+	if s.flavor == topology.MariaDB {
+		return s.readHeartbeat(ctx, st.Replica)
+	}
+	return nil
+}
+
+// readHeartbeat reads MariaDB's heartbeat period and count.
+func (s *Session) readHeartbeat(ctx context.Context, r *topology.Replica) error {
+	rows, err := s.queryMaps(ctx, "SHOW /* gomha */ GLOBAL STATUS WHERE Variable_name IN ('Slave_heartbeat_period', 'Slave_received_heartbeats')")
+	if err != nil {
+		return err
+	}
+	for _, row := range rows {
+		switch row["Variable_name"] {
+		case "Slave_heartbeat_period":
+			f, _ := strconv.ParseFloat(row["Value"], 64)
+			r.HeartbeatPeriod = time.Duration(f * float64(time.Second))
+		case "Slave_received_heartbeats":
+			r.ReceivedHeartbeats = atoi64(row["Value"])
+		}
 	}
 	return nil
 }

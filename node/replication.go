@@ -88,6 +88,9 @@ func (s *Session) ChangeMaster(ctx context.Context, cm topology.ChangeMaster) er
 	if cm.ConnectRetry > 0 {
 		parts = append(parts, fmt.Sprintf("%s_CONNECT_RETRY=%d", src, cm.ConnectRetry))
 	}
+	if cm.HeartbeatPeriod > 0 {
+		parts = append(parts, fmt.Sprintf("%s_HEARTBEAT_PERIOD=%.3f", src, cm.HeartbeatPeriod.Seconds()))
+	}
 	switch cm.Mode {
 	case topology.PositionSlavePos:
 		parts = append(parts, "MASTER_USE_GTID=slave_pos")

@@ -1,5 +1,7 @@
 package topology
 
+import "time"
+
 // PositionMode says how CHANGE MASTER TO positions a replica.
 type PositionMode string
 
@@ -21,4 +23,8 @@ type ChangeMaster struct {
 	File         string // PositionFile only
 	Pos          int64  // PositionFile only
 	ConnectRetry int    // seconds; 0 = leave unchanged
+	// HeartbeatPeriod is MASTER_HEARTBEAT_PERIOD: an idle master sends a
+	// heartbeat this often, so a replica notices a silent master well
+	// before slave_net_timeout; 0 = leave unchanged.
+	HeartbeatPeriod time.Duration
 }

@@ -113,6 +113,11 @@ type Replica struct {
 
 	Filters Filters // replicate_* rules
 
+	// MariaDB: the heartbeat period set by MASTER_HEARTBEAT_PERIOD and the
+	// heartbeats received (Slave_heartbeat_period, Slave_received_heartbeats).
+	HeartbeatPeriod    time.Duration
+	ReceivedHeartbeats int64
+
 	// MariaDB: Using_Gtid ("No", "Slave_Pos", "Current_Pos") and Gtid_IO_Pos.
 	UsingGTID string
 	GTIDIOPos string
