@@ -42,6 +42,7 @@ func main() {
 	}
 	ctx := context.Background()
 	var rows []row
+	var notes []string
 	failed := false
 	for _, sc := range scenarios() {
 		if *only != "" && !contains(strings.Split(*only, ","), sc.name) {
@@ -55,13 +56,19 @@ func main() {
 				failed = true
 				continue
 			}
-			fmt.Fprintf(os.Stderr, "bench: %-22s run %d: detection %s, recovery %s, write downtime %s, lost %d\n",
-				sc.name, i+1, r.detection.Round(time.Millisecond), r.recovery.Round(time.Millisecond), r.downtime.Round(time.Millisecond), r.lost)
+			fmt.Fprintf(os.Stderr, "bench: %-22s run %d: detection %s, recovery %s, write downtime %s, lost %d %s\n",
+				sc.name, i+1, r.detection.Round(time.Millisecond), r.recovery.Round(time.Millisecond), r.downtime.Round(time.Millisecond), r.lost, r.note)
 			res = append(res, r)
+			if r.note != "" {
+				notes = append(notes, fmt.Sprintf("%s, run %d: old master %s", sc.name, i+1, r.note))
+			}
 		}
 		rows = append(rows, summarize(sc, res))
 	}
 	printTable(rows)
+	for _, n := range notes {
+		fmt.Println(n)
+	}
 	if *big > 0 && (*only == "" || contains(strings.Split(*only, ","), "big")) {
 		if err := printBig(ctx, *gomha, *big, filepath.Join(work, "big"), logger); err != nil {
 			fmt.Fprintln(os.Stderr, "bench: big transaction:", err)
@@ -93,6 +100,7 @@ func printBig(ctx context.Context, gomha string, mib int, dir string, logger *sl
 type result struct {
 	detection, recovery, downtime time.Duration
 	lost                          int
+	note                          string // what happened to the old master, for some scenarios
 }
 
 type row struct {
@@ -129,7 +137,7 @@ func printTable(rows []row) {
 		if r.n == 0 || r.downtime > r.sc.target || r.lost > 0 {
 			met = "NO"
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%d\t<= %s\t~%s\t%s\t\n", r.sc.title, r.n, secs(r.detection), secs(r.recovery),
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%d\t<= %s\t%s\t%s\t\n", r.sc.title, r.n, secs(r.detection), secs(r.recovery),
 			secs(r.downtime), r.lost, secs(r.sc.target), r.sc.mha, met)
 	}
 	tw.Flush()

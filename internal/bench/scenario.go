@@ -20,13 +20,16 @@ type scenario struct {
 	mha         string        // MHA 0.58 measured on the same cluster shape
 	prepare     func(ctx context.Context, c *sandbox.Cluster, w *sandbox.Writer) error
 	fault       func(ctx context.Context, c *sandbox.Cluster) error
+	// after, when set, runs once the writer resumed and says something
+	// about the old master (printed below the table).
+	after func(ctx context.Context, c *sandbox.Cluster) string
 }
 
 func scenarios() []scenario {
 	return []scenario{
-		{name: "crash", title: "master mysqld crash, replicas in sync", target: time.Second, mha: "8 s",
+		{name: "crash", title: "master mysqld crash, replicas in sync", target: time.Second, mha: "~8 s",
 			fault: func(ctx context.Context, c *sandbox.Cluster) error { return c.KillMysqld(ctx, "host1") }},
-		{name: "host-gone-lagging", title: "master host gone, one replica lagging", target: 1500 * time.Millisecond, mha: "9 s",
+		{name: "host-gone-lagging", title: "master host gone, one replica lagging", target: 1500 * time.Millisecond, mha: "~9 s",
 			prepare: func(ctx context.Context, c *sandbox.Cluster, w *sandbox.Writer) error {
 				if err := c.Exec(ctx, "host3", "STOP SLAVE IO_THREAD"); err != nil {
 					return err
@@ -34,7 +37,7 @@ func scenarios() []scenario {
 				return w.WaitAcked(ctx, w.Acked()+40)
 			},
 			fault: func(ctx context.Context, c *sandbox.Cluster) error { return c.KillHost(ctx, "host1") }},
-		{name: "salvage", title: "dead master holds unreplicated writes (salvage)", target: 2 * time.Second, mha: "13 s",
+		{name: "salvage", title: "dead master holds unreplicated writes (salvage)", target: 2 * time.Second, mha: "~13 s",
 			prepare: func(ctx context.Context, c *sandbox.Cluster, w *sandbox.Writer) error {
 				for _, h := range []string{"host2", "host3"} {
 					if err := c.Exec(ctx, h, "STOP SLAVE IO_THREAD"); err != nil {
@@ -44,7 +47,34 @@ func scenarios() []scenario {
 				return w.WaitAcked(ctx, w.Acked()+40)
 			},
 			fault: func(ctx context.Context, c *sandbox.Cluster) error { return c.KillMysqld(ctx, "host1") }},
+		{name: "frozen", title: "master mysqld frozen (SIGSTOP), resumed after the failover", target: 10 * time.Second, mha: "not measured",
+			fault: func(ctx context.Context, c *sandbox.Cluster) error { return c.Freeze(ctx, "host1") },
+			after: oldMasterAfterThaw},
 	}
+}
+
+// oldMasterAfterThaw resumes the frozen old master and watches it for two
+// seconds: it must never take writes again.
+func oldMasterAfterThaw(ctx context.Context, c *sandbox.Cluster) string {
+	_ = c.Thaw(ctx, "host1") // fails when the failover killed it: what it should do
+	deadline := time.Now().Add(2 * time.Second)
+	state := "dead (killed over SSH)"
+	for time.Now().Before(deadline) {
+		db, err := c.DB(ctx, "host1")
+		if err == nil {
+			var ro int
+			qerr := db.QueryRowContext(ctx, "SELECT @@read_only").Scan(&ro)
+			db.Close()
+			if qerr == nil && ro == 0 {
+				return "WRITABLE again after it resumed"
+			}
+			if qerr == nil {
+				state = "alive, read-only"
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return "never writable again: " + state
 }
 
 // runOnce deploys a cluster, starts a writer and a manager, inflicts the
@@ -109,12 +139,16 @@ func runOnce(ctx context.Context, sc scenario, dir string, logger *slog.Logger) 
 	if err != nil {
 		return result{}, err
 	}
-	return result{
+	res := result{
 		detection: rep.Detection.Confirmed.Sub(faultAt),
 		recovery:  rep.Finished.Sub(rep.Detection.Confirmed),
 		downtime:  wr.Downtime,
 		lost:      lost,
-	}, nil
+	}
+	if sc.after != nil {
+		res.note = sc.after(ctx, c)
+	}
+	return res, nil
 }
 
 func waitMonitoring(ctx context.Context, cfg *config.Config) error {
