@@ -100,6 +100,7 @@ func printBig(ctx context.Context, gomha string, mib int, dir string, logger *sl
 type result struct {
 	detection, recovery, downtime time.Duration
 	lost                          int
+	inFlight                      int    // of lost: acknowledged just before the fault, never sent (asynchronous replication)
 	note                          string // what happened to the old master, for some scenarios
 }
 
@@ -107,7 +108,7 @@ type row struct {
 	sc                            scenario
 	n                             int
 	detection, recovery, downtime time.Duration
-	lost                          int
+	lost, inFlight                int
 }
 
 func summarize(sc scenario, rs []result) row {
@@ -116,6 +117,7 @@ func summarize(sc scenario, rs []result) row {
 	for _, x := range rs {
 		d, rec, down = append(d, x.detection), append(rec, x.recovery), append(down, x.downtime)
 		r.lost += x.lost
+		r.inFlight += x.inFlight
 	}
 	r.detection, r.recovery, r.downtime = median(d), median(rec), median(down)
 	return r
@@ -134,16 +136,21 @@ func printTable(rows []row) {
 	fmt.Fprintln(tw, "scenario\truns\tdetection\trecovery\twrite downtime\tlost writes\ttarget (downtime)\tMHA 0.58\tmet\t")
 	for _, r := range rows {
 		met := "yes"
-		if r.n == 0 || r.downtime > r.sc.target || r.lost > 0 {
+		if r.n == 0 || r.downtime > r.sc.target || r.lost > r.inFlight {
 			met = "NO"
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%d\t<= %s\t%s\t%s\t\n", r.sc.title, r.n, secs(r.detection), secs(r.recovery),
-			secs(r.downtime), r.lost, secs(r.sc.target), r.sc.mha, met)
+		lost := fmt.Sprint(r.lost)
+		if r.inFlight > 0 {
+			lost = fmt.Sprintf("%d (%d in flight)", r.lost, r.inFlight)
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t<= %s\t%s\t%s\t\n", r.sc.title, r.n, secs(r.detection), secs(r.recovery),
+			secs(r.downtime), lost, secs(r.sc.target), r.sc.mha, met)
 	}
 	tw.Flush()
 	fmt.Println("\nmedians over the runs; ping_interval=1; detection = fault -> master confirmed dead;")
 	fmt.Println("recovery = confirmed dead -> failover finished; write downtime = longest gap between two acknowledged commits;")
-	fmt.Println("lost writes = acknowledged commits missing on the new master (sum over all runs).")
+	fmt.Println("lost writes = acknowledged commits missing on the new master (sum over all runs); \"in flight\": acknowledged less than")
+	fmt.Println("20 ms before the fault and lost with the master's host (asynchronous replication: nothing can bring them back).")
 }
 
 func secs(d time.Duration) string { return fmt.Sprintf("%.2f s", d.Seconds()) }

@@ -135,7 +135,7 @@ func runOnce(ctx context.Context, sc scenario, dir string, logger *slog.Logger) 
 		return result{}, fmt.Errorf("writer did not resume: %w", err)
 	}
 	wr := w.Stop()
-	lost, err := countLost(ctx, c, rep.NewMaster, wr)
+	lost, inFlight, err := countLost(ctx, c, rep.NewMaster, wr, faultAt)
 	if err != nil {
 		return result{}, err
 	}
@@ -144,6 +144,7 @@ func runOnce(ctx context.Context, sc scenario, dir string, logger *slog.Logger) 
 		recovery:  rep.Finished.Sub(rep.Detection.Confirmed),
 		downtime:  wr.Downtime,
 		lost:      lost,
+		inFlight:  inFlight,
 	}
 	if sc.after != nil {
 		res.note = sc.after(ctx, c)
@@ -166,34 +167,45 @@ func waitMonitoring(ctx context.Context, cfg *config.Config) error {
 }
 
 // countLost counts acknowledged ids missing on the new master.
-func countLost(ctx context.Context, c *sandbox.Cluster, newMaster string, wr sandbox.WriterReport) (int, error) {
+// countLost counts acknowledged ids missing on the new master; inFlight
+// counts those among them acknowledged less than inFlightWindow before the
+// fault: with asynchronous replication a commit acknowledged just before
+// the master's host is killed may not have left it, and no failover can
+// bring it back.
+func countLost(ctx context.Context, c *sandbox.Cluster, newMaster string, wr sandbox.WriterReport, faultAt time.Time) (lost, inFlight int, err error) {
 	host := newMaster
 	if i := len(host) - len(":3306"); i > 0 && host[i:] == ":3306" {
 		host = host[:i]
 	}
 	db, err := c.DB(ctx, host)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	defer db.Close()
 	rows, err := db.QueryContext(ctx, "SELECT id FROM "+wr.Table)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	defer rows.Close()
 	have := map[int64]bool{}
 	for rows.Next() {
 		var id int64
 		if err := rows.Scan(&id); err != nil {
-			return 0, err
+			return 0, 0, err
 		}
 		have[id] = true
 	}
-	lost := 0
-	for _, id := range wr.Acked {
-		if !have[id] {
+	for _, a := range wr.Acks {
+		if !have[a.ID] {
 			lost++
+			if a.At.After(faultAt.Add(-inFlightWindow)) {
+				inFlight++
+			}
 		}
 	}
-	return lost, rows.Err()
+	return lost, inFlight, rows.Err()
 }
+
+// inFlightWindow is how long before a fault an acknowledged commit may
+// still be on its way to the replicas.
+const inFlightWindow = 20 * time.Millisecond
