@@ -288,16 +288,7 @@ func TestFailoverMetadataLockSandbox(t *testing.T) {
 	s.startWriter(50)
 	s.lag(40, "host2", "host3")
 	ctx := context.Background()
-	db, err := s.c.DB(ctx, "host2")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	conn, err := db.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	conn := s.conn("host2")
 	if _, err := conn.ExecContext(ctx, "LOCK TABLES gomha_test.writes READ"); err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package manager_test
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"os"
 	"strconv"
@@ -185,6 +186,23 @@ func (s *scenario) received1(host, file string, pos int64) (io, got bool) {
 	st := s.slaveStatus(host)
 	read, _ := strconv.ParseInt(st["Read_Master_Log_Pos"], 10, 64)
 	return st["Slave_IO_Running"] == "Yes", st["Master_Log_File"] == file && read >= pos
+}
+
+// conn opens one dedicated connection to host (a session of its own, for
+// transactions and locks a test holds), closed at cleanup.
+func (s *scenario) conn(host string) *sql.Conn {
+	s.t.Helper()
+	ctx := context.Background()
+	db, err := s.c.DB(ctx, host)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	s.t.Cleanup(func() { conn.Close(); db.Close() })
+	return conn
 }
 
 // bothModes runs a scenario with GTID and with file/position replication.

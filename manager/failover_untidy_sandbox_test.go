@@ -64,14 +64,7 @@ func (s *scenario) ackMore(n int) {
 func (s *scenario) holdGapLock(host, table string, d time.Duration) (release func()) {
 	s.t.Helper()
 	ctx := context.Background()
-	db, err := s.c.DB(ctx, host)
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	conn, err := db.Conn(ctx)
-	if err != nil {
-		s.t.Fatal(err)
-	}
+	conn := s.conn(host)
 	for _, q := range []string{"SET SESSION innodb_lock_wait_timeout=600", "BEGIN",
 		"SELECT id FROM " + table + " WHERE id > (SELECT COALESCE(MAX(id), 0) - 1 FROM " + table + ") FOR UPDATE"} {
 		rows, err := conn.QueryContext(ctx, q)
@@ -87,8 +80,6 @@ func (s *scenario) holdGapLock(host, table string, d time.Duration) (release fun
 		default:
 			close(done)
 			conn.ExecContext(ctx, "COMMIT")
-			conn.Close()
-			db.Close()
 		}
 	}
 	timer := time.AfterFunc(d, stop)

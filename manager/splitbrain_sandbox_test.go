@@ -267,16 +267,7 @@ func TestSwitchInterruptedSandbox(t *testing.T) {
 	s := newScenario(t, true, "")
 	s.startWriter(50)
 	ctx := context.Background()
-	db, err := s.c.DB(ctx, "host1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	conn, err := db.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	conn := s.conn("host1")
 	s.writeGroup("A", 1)
 	for _, q := range []string{"BEGIN", "INSERT INTO " + marksTable + " (grp) VALUES ('O')"} {
 		if _, err := conn.ExecContext(ctx, q); err != nil {

@@ -4,9 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
-	"log/slog"
 	"net"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -16,21 +14,9 @@ import (
 // (127.0.0.131-132), as a hung master: connections are accepted but never
 // greeted; Thaw brings it back; Down does not wait for a frozen server.
 func TestSandboxFreeze(t *testing.T) {
-	requireBinaries(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
-	c, err := Up(ctx, Options{Dir: filepath.Join(t.TempDir(), "sb"), Hosts: 2, GTID: true, BaseOctet: 130,
-		Logger: slog.New(slog.NewTextHandler(t.Output(), nil))})
-	if err != nil {
-		t.Fatalf("Up: %v", err)
-	}
-	t.Cleanup(func() {
-		dctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-		defer cancel()
-		if err := c.Down(dctx); err != nil {
-			t.Errorf("Down: %v", err)
-		}
-	})
+	c := upOpts(t, Options{Hosts: 2, GTID: true, BaseOctet: 130})
 	master := c.Hosts[0].mysqlAddr()
 
 	if err := c.Freeze(ctx, "host1"); err != nil {

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net"
 	"os"
 	"os/exec"
@@ -25,21 +24,9 @@ import (
 // isolated host opened; and that Down removes the cgroups even when an ssh
 // session left a daemon behind.
 func TestSandboxIdentity(t *testing.T) {
-	requireBinaries(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
-	c, err := Up(ctx, Options{Dir: filepath.Join(t.TempDir(), "sb"), Hosts: 2, GTID: true, BaseOctet: 135,
-		Logger: slog.New(slog.NewTextHandler(t.Output(), nil))})
-	if err != nil {
-		t.Fatalf("Up: %v", err)
-	}
-	t.Cleanup(func() {
-		dctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-		defer cancel()
-		if err := c.Down(dctx); err != nil {
-			t.Errorf("Down: %v", err)
-		}
-	})
+	c := upOpts(t, Options{Hosts: 2, GTID: true, BaseOctet: 135})
 	checkIdentity(ctx, t, c)
 	if err := c.KillHost(ctx, "host2"); err != nil {
 		t.Fatal(err)

@@ -3,9 +3,7 @@ package sandbox
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"net"
-	"path/filepath"
 	"testing"
 	"time"
 )
@@ -23,21 +21,9 @@ func dialFrom(ctx context.Context, src, addr string) error {
 // TestSandboxIsolateFrom checks that IsolateFrom cuts one source address off
 // one host, and nothing else, and that Heal undoes it.
 func TestSandboxIsolateFrom(t *testing.T) {
-	requireBinaries(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
-	c, err := Up(ctx, Options{Dir: filepath.Join(t.TempDir(), "sb"), Hosts: 2, BaseOctet: 105,
-		Logger: slog.New(slog.NewTextHandler(t.Output(), nil))})
-	if err != nil {
-		t.Fatalf("Up: %v", err)
-	}
-	t.Cleanup(func() {
-		dctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		if err := c.Down(dctx); err != nil {
-			t.Errorf("Down: %v", err)
-		}
-	})
+	c := upOpts(t, Options{Hosts: 2, BaseOctet: 105})
 	master, replica := c.Hosts[0].mysqlAddr(), c.Hosts[1].mysqlAddr()
 	const manager = "127.0.0.2"
 	if err := c.IsolateFrom(ctx, "host1", "127.0.0.2"); err != nil {

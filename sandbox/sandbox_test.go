@@ -31,16 +31,15 @@ func requireBinaries(t *testing.T) {
 	}
 }
 
-// upTest deploys a 3-host sandbox and registers its Down.
-func upTest(t *testing.T, gtid bool, baseOctet int) *Cluster {
+// upOpts deploys a sandbox with o under t.TempDir(), logging to the test,
+// and registers its Down.
+func upOpts(t *testing.T, o Options) *Cluster {
 	t.Helper()
 	requireBinaries(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
-	c, err := Up(ctx, Options{
-		Dir: filepath.Join(t.TempDir(), "sb"), Hosts: 3, GTID: gtid, BaseOctet: baseOctet,
-		Logger: slog.New(slog.NewTextHandler(t.Output(), nil)),
-	})
+	o.Dir, o.Logger = filepath.Join(t.TempDir(), "sb"), slog.New(slog.NewTextHandler(t.Output(), nil))
+	c, err := Up(ctx, o)
 	if err != nil {
 		t.Fatalf("Up: %v", err)
 	}
@@ -51,6 +50,13 @@ func upTest(t *testing.T, gtid bool, baseOctet int) *Cluster {
 			t.Errorf("Down: %v", err)
 		}
 	})
+	return c
+}
+
+// upTest deploys a 3-host sandbox and registers its Down.
+func upTest(t *testing.T, gtid bool, baseOctet int) *Cluster {
+	t.Helper()
+	c := upOpts(t, Options{Hosts: 3, GTID: gtid, BaseOctet: baseOctet})
 	t.Logf("Up of 3 hosts took %v", c.UpDuration)
 	if c.UpDuration > 30*time.Second {
 		t.Errorf("Up took %v, want well under 30s", c.UpDuration)
