@@ -89,31 +89,50 @@ func (r *run) fence(ctx context.Context) error {
 			mu.Unlock()
 		}
 	}
+	// read_only on an old master that still answers (a second on one that
+	// accepts connections and never greets) and the kill over SSH (a
+	// session of its own, a third of a second on a slow sshd) only have to
+	// be done before the promotion: they run beside the relay-log wait and
+	// the recovery, and awaitFence waits for them.
+	var bg sync.WaitGroup
 	if r.opts.Fence != FenceNone {
-		wg.Go(func() { add(r.readOnlyOldMaster(ctx)) })
+		bg.Go(func() { add(r.readOnlyOldMaster(ctx)) })
 	}
 	r.ssh = r.sshReachable(ctx)
-	if r.ssh && r.opts.Fence == FenceKill {
-		add(r.killOverSSH(ctx))
-	}
 	hooks, err := r.runFenceHooks(ctx)
 	wg.Wait()
 	for _, m := range hooks {
 		add(&m)
 	}
-	r.recordFencing(methods)
+	if r.ssh && r.opts.Fence == FenceKill && err == nil {
+		bg.Go(func() { add(r.killOverSSH(ctx)) })
+	}
+	r.fenceDone = func() {
+		bg.Wait()
+		r.recordFencing(methods)
+	}
 	if err != nil {
+		r.awaitFence()
 		r.rep.endPhase(phaseFence, err)
 		return err
 	}
 	close(errs)
 	for err := range errs {
+		r.awaitFence()
 		r.rep.endPhase(phaseFence, err)
 		return fmt.Errorf("stop IO thread: %w", err)
 	}
-	r.rep.endPhase(phaseFence, nil, fmt.Sprintf("IO threads stopped on %d replicas; dead master's host SSH reachable: %v; old master %s",
-		len(r.order), r.ssh, r.rep.Fencing))
+	r.rep.endPhase(phaseFence, nil, fmt.Sprintf("IO threads stopped on %d replicas; dead master's host SSH reachable: %v", len(r.order), r.ssh))
 	return nil
+}
+
+// awaitFence waits for the old master's fencing to end and records it;
+// before the promotion, and before the report is closed.
+func (r *run) awaitFence() {
+	if r.fenceDone != nil {
+		r.fenceDone()
+		r.fenceDone = nil
+	}
 }
 
 // recordFencing sums the methods up in the report.

@@ -11,7 +11,11 @@ import (
 // activate turns the recovered server into the master. What it holds at
 // that moment is what every other survivor must hold in the end.
 func (r *run) activate(ctx context.Context, nm *survivor) error {
+	r.awaitFence() // the old master is fenced before another takes writes
 	r.rep.phase(phaseActivate)
+	if f := r.rep.Fencing; f != nil {
+		r.rep.note(phaseActivate, "old master %s", f)
+	}
 	pos, err := nm.node.Var(ctx, gtidVar(nm.node.Flavor()))
 	if err != nil {
 		return r.failPhase(phaseActivate, err)

@@ -53,6 +53,9 @@ type run struct {
 	promoted bool
 	// stopWatch ends the watch for stop requests past the point of no return.
 	stopWatch func() bool
+	// fenceDone waits for the old master's fencing (the kill over SSH runs
+	// beside the recovery) and records it; nil once done.
+	fenceDone func()
 	// deadShell is the SSH session to the dead master's host, dialled at
 	// the start (in parallel with the checks) and kept for the salvage.
 	deadShell *shellFuture
@@ -93,6 +96,7 @@ func Failover(ctx context.Context, env Env, hooks Hooks, dead topology.Key, opts
 	defer r.closeAll()
 	r.dialDead(ctx)
 	err := r.execute(ctx)
+	r.awaitFence()
 	r.rep.Finished = time.Now()
 	r.rep.Succeeded = err == nil || isPartial(err)
 	if err != nil {
