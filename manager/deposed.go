@@ -27,6 +27,7 @@ type deposer struct {
 	status         *StatusFile
 	state          string
 	rejoined       bool
+	fencing        string // how the failover fenced it, shown while it stays down
 }
 
 func newDeposer(old, newMaster config.Server, localAddr string, status *StatusFile, log *slog.Logger) *deposer {
@@ -60,7 +61,7 @@ func (d *deposer) check(ctx context.Context) {
 	mc.LocalAddr, mc.QueryTimeout = d.localAddr, d.interval
 	s, err := node.OpenMySQL(cctx, mc)
 	if err != nil {
-		d.set("down (" + connKind(err).String() + ")")
+		d.set("down (" + connKind(err).String() + ")" + d.fencing)
 		return
 	}
 	defer s.Close()

@@ -88,6 +88,9 @@ func RunManager(ctx context.Context, cfg *config.Config, opts ManagerOptions) er
 		}
 		if nm, ok := serverByKey(cfg, rep.NewMaster); ok {
 			d := newDeposer(master.Server, nm, opts.LocalAddr, status, opts.Logger)
+			if rep.Fencing != nil {
+				d.fencing = "; at the failover, " + rep.Fencing.String()
+			}
 			deposers.Go(func() { d.run(dctx) })
 		}
 		cfg = withoutServer(cfg, v.Master)

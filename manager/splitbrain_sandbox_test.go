@@ -11,6 +11,7 @@ import (
 	"github.com/gomha/gomha/coord"
 	"github.com/gomha/gomha/failover"
 	"github.com/gomha/gomha/manager"
+	"github.com/gomha/gomha/node"
 	"github.com/gomha/gomha/sandbox"
 )
 
@@ -287,4 +288,41 @@ func TestSwitchInterruptedSandbox(t *testing.T) {
 		t.Errorf("the old master is writable after the switch")
 	}
 	s.verify("host2", "host1")
+}
+
+// TestDeposedMasterRejoinsSandbox: with rejoin_old_master=1 an old master
+// that comes back holding nothing the new master lacks becomes its replica
+// and catches up; the failover's fencing verdict shows until then.
+func TestDeposedMasterRejoinsSandbox(t *testing.T) {
+	s := newScenario(t, true, "rejoin_old_master=1")
+	s.startWriter(50)
+	reports := s.runManager(manager.ManagerOptions{})
+	s.kill("host1")
+	if r := s.nextReport(reports, time.Minute); !r.Succeeded {
+		t.Fatalf("failover: %s", r.Error)
+	}
+	if sh := manager.BuildShow(context.Background(), s.cfg, time.Second); len(sh.Deposed) != 1 || !strings.Contains(sh.Deposed[0].State, "kill over SSH") {
+		t.Errorf("show does not give the failover's fencing of the old master: %+v", sh.Deposed)
+	}
+	if err := s.c.StartMysqld(context.Background(), "host1"); err != nil {
+		t.Fatal(err)
+	}
+	s.waitFor("the old master to replicate from the new one", 20*time.Second, func() bool {
+		answers, ro := s.readOnly("host1")
+		if !answers || !ro {
+			return false
+		}
+		db, err := s.c.DB(context.Background(), "host1")
+		if err != nil {
+			return false
+		}
+		defer db.Close()
+		rows, err := node.QueryMaps(context.Background(), db, "SHOW SLAVE STATUS")
+		if err != nil || len(rows) != 1 {
+			return false
+		}
+		st := rows[0]
+		return st["Master_Host"] == s.key("host2").Host && st["Slave_IO_Running"] == "Yes" && st["Slave_SQL_Running"] == "Yes"
+	})
+	s.verify("host2")
 }
