@@ -103,6 +103,9 @@ type Options struct {
 	SkipSalvage    bool // --skip_save_master_binlog
 	SkipDisableRO  bool // --skip_disable_read_only
 	SkipResetSlave bool // skip_reset_slave
+	// SkipChangeMaster (--skip_change_master): promote the new master but
+	// leave the other replicas as they are (recovered, not repointed).
+	SkipChangeMaster bool
 	// RelayWait (relay_wait_timeout) bounds the wait for every replica to
 	// apply what it received, and each apply of missing events.
 	RelayWait   time.Duration

@@ -108,6 +108,10 @@ func (r *run) finishHint(s, nm *survivor) string {
 // and, with GTIDs, until it holds everything the new master held when it
 // was promoted.
 func (r *run) repoint(ctx context.Context, s *survivor, src topology.ChangeMaster) error {
+	if r.opts.SkipChangeMaster {
+		r.rep.note(phaseSlaves, "%s: not repointed (--skip_change_master): point it at %s:%d yourself", s.key, src.Host, src.Port)
+		return nil
+	}
 	if err := r.journal("repoint", s.key.String(), fmt.Sprintf("CHANGE MASTER TO %s:%d (%s)", src.Host, src.Port, src.Mode), nil); err != nil {
 		return err
 	}

@@ -31,6 +31,7 @@ type FailoverOptions struct {
 	LastFailoverMinute int // default 480
 	SkipSalvage        bool
 	SkipDisableRO      bool
+	SkipChangeMaster   bool // --skip_change_master
 	LocalAddr          string
 	AcceptNewHostKeys  bool
 	HookTimeout        time.Duration
@@ -140,7 +141,7 @@ func RunFailover(ctx context.Context, cfg *config.Config, opts FailoverOptions) 
 		App: cfg.App,
 		Plan: failover.PlanOptions{NewMasterHost: opts.NewMaster, LatestPriority: first.LatestPriority,
 			CheckReplDelay: first.CheckReplDelay, GTID: first.UseGTIDAutoPos, MultiTierSlave: first.MultiTierSlave},
-		SSHReachable: opts.SSHReachable, SkipSalvage: opts.SkipSalvage, SkipDisableRO: opts.SkipDisableRO,
+		SSHReachable: opts.SSHReachable, SkipSalvage: opts.SkipSalvage, SkipDisableRO: opts.SkipDisableRO, SkipChangeMaster: opts.SkipChangeMaster,
 		SkipResetSlave: first.SkipResetSlave, WorkDir: work, Detection: opts.Detection, Logger: logger,
 		RelayWait: time.Duration(first.RelayWaitTimeout) * time.Second,
 		Rerun:     resumeCommand(cfg), Journal: act, Resume: resume,

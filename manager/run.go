@@ -19,6 +19,8 @@ type ManagerOptions struct {
 	IgnoreLastFailover bool
 	LastFailoverMinute int
 	SkipSalvage        bool
+	SkipDisableRO      bool // --skip_disable_read_only
+	SkipChangeMaster   bool // --skip_change_master
 	RemoveDeadConf     bool // --remove_dead_master_conf
 	LocalAddr          string
 	HookTimeout        time.Duration
@@ -136,7 +138,8 @@ func startupCheck(ctx context.Context, cfg *config.Config, opts ManagerOptions, 
 func failoverOptions(v Verdict, opts ManagerOptions, status *StatusFile, con *Console) FailoverOptions {
 	fo := FailoverOptions{
 		Dead: v.Master, IgnoreLastFailover: opts.IgnoreLastFailover, LastFailoverMinute: opts.LastFailoverMinute,
-		SkipSalvage: opts.SkipSalvage, LocalAddr: opts.LocalAddr, HookTimeout: opts.HookTimeout,
+		SkipSalvage: opts.SkipSalvage, SkipDisableRO: opts.SkipDisableRO, SkipChangeMaster: opts.SkipChangeMaster,
+		LocalAddr: opts.LocalAddr, HookTimeout: opts.HookTimeout,
 		Logger: opts.Logger, Console: con, Status: status,
 		Detection: &failover.Detection{FirstFailure: v.FirstFailure, Confirmed: v.Confirmed, Reason: v.Reason,
 			Evidence: v.Evidence, SSHReachable: v.SSHReachable},
