@@ -157,7 +157,28 @@ func (r *run) execute(ctx context.Context) error {
 	if err != nil && !isPartial(err) && !r.promoted {
 		return r.halted(err)
 	}
+	if err == nil {
+		err = r.leftOutDown()
+	}
 	return err
+}
+
+// leftOutDown: a replica left out because it was down (ignore_fail) ends
+// the failover with MHA's exit code 10, as MHA does: it must be rebuilt
+// or repointed by hand.
+func (r *run) leftOutDown() error {
+	var down []string
+	for _, e := range r.plan.Excluded {
+		if e.Down {
+			down = append(down, e.Key.String())
+			r.rep.replica(ReplicaEnd{Server: e.Key.String(), Role: "failed", Error: "left out: " + e.Why,
+				Next: "when it is back, point it at the new master (CHANGE MASTER TO ... MASTER_USE_GTID=slave_pos) or rebuild it"})
+		}
+	}
+	if len(down) == 0 {
+		return nil
+	}
+	return &PartialError{Failed: down}
 }
 
 // pastNoReturn is called once the failover starts changing servers: from

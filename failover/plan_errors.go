@@ -42,6 +42,9 @@ type Excluded struct {
 	Key   topology.Key
 	Label string // "hostname(ip:port)"
 	Why   string
+	// Down: the server could not be read (left out with ignore_fail): the
+	// failover then ends with MHA's exit code 10.
+	Down bool `json:",omitempty"`
 }
 
 func (e Excluded) String() string { return e.Label + ": " + e.Why }

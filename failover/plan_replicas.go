@@ -16,7 +16,7 @@ func gatherReplicas(snap *topology.Snapshot, dead *topology.Node, opts PlanOptio
 	var replicas []*topology.Node
 	var deadOnes, strays []string
 	exclude := func(n *topology.Node, why string) {
-		p.Excluded = append(p.Excluded, Excluded{Key: n.Key(), Label: n.Server.Label(), Why: why})
+		p.Excluded = append(p.Excluded, Excluded{Key: n.Key(), Label: n.Server.Label(), Why: why, Down: !n.Alive()})
 	}
 	for _, n := range snap.Nodes {
 		if n == dead {

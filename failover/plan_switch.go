@@ -13,6 +13,9 @@ type SwitchOptions struct {
 	NewMasterHost       topology.Key // --new_master_host/port; zero = choose
 	SecondsBehindMaster int64        // --seconds_behind_master; 0 means MHA's 30
 	GTID                bool         // use GTID mode when every replica positions by GTID
+	// MultiTierSlave (multi_tier_slave): a replica of a replica is allowed
+	// and stays under its own master.
+	MultiTierSlave bool
 }
 
 // SwitchPlan is what an online switchover will do.
@@ -39,7 +42,7 @@ func PlanSwitchover(snap *topology.Snapshot, opts SwitchOptions) (*SwitchPlan, e
 	if sbm == 0 {
 		sbm = 30
 	}
-	a := topology.Analyze(snap, topology.CheckOptions{SecondsBehindMaster: sbm})
+	a := topology.Analyze(snap, topology.CheckOptions{SecondsBehindMaster: sbm, MultiTierSlave: opts.MultiTierSlave})
 	if a.Master == nil || !a.Master.Alive() || !a.Healthy() {
 		var msgs []string
 		for _, pr := range a.Errors() {

@@ -209,9 +209,15 @@ func failCases() []failCase {
 			fault:      func(s *scenario) { s.kill("host1") }, wantMaster: "host3", skip: []string{"host1"}},
 		{name: "replica down without ignore_fail", why: "MHA refuses: a replica would be left behind",
 			fault: func(s *scenario) { s.kill("host3"); s.kill("host1") }, wantErr: failover.ErrReplicaDead},
-		{name: "replica down with ignore_fail", why: "ignore_fail lets the failover leave it out",
+		{name: "replica down with ignore_fail", why: "ignore_fail lets the failover leave it out, with MHA's exit code 10",
 			serverConf: map[string]string{"server3": "ignore_fail=1"},
-			fault:      func(s *scenario) { s.kill("host3"); s.kill("host1") }, wantMaster: "host2", skip: []string{"host1", "host3"}},
+			fault:      func(s *scenario) { s.kill("host3"); s.kill("host1") }, wantMaster: "host2", skip: []string{"host1", "host3"},
+			partial: true,
+			check: func(s *scenario, rep *failover.Report) {
+				if !strings.Contains(rep.String(), s.key("host3").String()+": failed (left out: dead") {
+					s.t.Errorf("the report does not name host3 as left out:\n%s", rep)
+				}
+			}},
 		trickyCase("statement-based tricky statements", "statement events need their context to replay", "STATEMENT"),
 		trickyCase("mixed-format tricky statements", "MIXED logs unsafe statements as rows, the rest as statements", "MIXED"),
 		{name: "10000-row transaction", why: "a big transaction salvaged and replayed whole", noWriter: true,

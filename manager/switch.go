@@ -73,7 +73,7 @@ func RunSwitchover(ctx context.Context, cfg *config.Config, opts SwitchOptions) 
 	fo := failover.SwitchoverOptions{
 		App: cfg.App,
 		Plan: failover.SwitchOptions{NewMasterHost: opts.NewMaster, SecondsBehindMaster: opts.SecondsBehindMaster,
-			GTID: first.UseGTIDAutoPos},
+			GTID: first.UseGTIDAutoPos, MultiTierSlave: first.MultiTierSlave},
 		OrigIsNewSlave: opts.OrigIsNewSlave, RunningUpdatesLimit: opts.RunningUpdatesLimit,
 		RunningSecondsLimit: opts.RunningSecondsLimit, SkipLockAllTables: opts.SkipLockAllTables,
 		FlushTables: opts.FlushTables, CheckOnly: opts.CheckOnly, SkipResetSlave: first.SkipResetSlave,

@@ -231,12 +231,15 @@ func checkReplicaThreads(a *Analysis, opts CheckOptions) {
 			}
 			a.add(ProblemIOThread, SeverityError, k, "%s", msg)
 		}
-		if !r.SQLRunning {
-			msg := "SQL thread is not running (Slave_SQL_Running=No)"
-			if r.LastSQLErrno != 0 {
-				msg += fmt.Sprintf(": error %d: %s", r.LastSQLErrno, r.LastSQLError)
-			}
-			a.add(ProblemSQLThread, SeverityError, k, "%s", msg)
+		switch {
+		case !r.SQLRunning && r.LastSQLErrno != 0:
+			a.add(ProblemSQLThread, SeverityError, k, "SQL thread stopped on error %d: %s", r.LastSQLErrno, r.LastSQLError)
+		case !r.SQLRunning:
+			// An operator or a backup tool stopped it: as MHA, the manager
+			// starts anyway and leaves it; a failover starts it and lets it
+			// apply what it received.
+			a.add(ProblemSQLThread, SeverityWarning, k, "SQL thread stopped without an error (Slave_SQL_Running=No): "+
+				"left as it is while monitoring; a failover starts it and lets it apply what it received")
 		}
 		if r.IORunningOK() && r.SQLRunning {
 			switch sbm := r.SecondsBehindMaster; {

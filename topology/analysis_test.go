@@ -41,11 +41,14 @@ func TestAnalyze(t *testing.T) {
 			mutate: func(s *Snapshot) {
 				s.Nodes[0], s.Nodes[2] = s.Nodes[2], s.Nodes[0]
 			}, master: "127.0.0.11:3306", healthy: true},
-		{name: "sql thread stopped", why: "a replica that does not apply events cannot be trusted in a failover",
+		{name: "sql thread stopped on an error", why: "a replica that cannot apply events cannot be trusted in a failover",
 			mutate: func(s *Snapshot) {
 				s.Nodes[1].Status.Replica.SQLRunning = false
 				s.Nodes[1].Status.Replica.LastSQLErrno = 1062
 			}, want: []ProblemCode{ProblemSQLThread}, master: "127.0.0.11:3306"},
+		{name: "sql thread stopped without an error", why: "an operator or a backup tool stopped it: a warning, the manager starts (as MHA)",
+			mutate: func(s *Snapshot) { s.Nodes[1].Status.Replica.SQLRunning = false },
+			master: "127.0.0.11:3306", healthy: true},
 		{name: "io thread connecting", why: "IO thread not connected to the master",
 			mutate: func(s *Snapshot) { s.Nodes[2].Status.Replica.IORunning = "Connecting" },
 			want:   []ProblemCode{ProblemIOThread}, master: "127.0.0.11:3306"},
