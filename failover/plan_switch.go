@@ -43,16 +43,24 @@ func PlanSwitchover(snap *topology.Snapshot, opts SwitchOptions) (*SwitchPlan, e
 		sbm = 30
 	}
 	a := topology.Analyze(snap, topology.CheckOptions{SecondsBehindMaster: sbm, MultiTierSlave: opts.MultiTierSlave})
-	if a.Master == nil || !a.Master.Alive() || !a.Healthy() {
-		var msgs []string
-		for _, pr := range a.Errors() {
+	// A replica whose SQL thread was stopped by hand does not stop a
+	// manager, but it stops a switchover: every replica must apply the old
+	// master's last write before it is moved.
+	var msgs []string
+	for _, pr := range a.Problems {
+		switch {
+		case pr.Severity == topology.SeverityError:
 			msgs = append(msgs, pr.Key.String()+": "+pr.Msg)
+		case pr.Code == topology.ProblemSQLThread:
+			msgs = append(msgs, pr.Key.String()+": SQL thread stopped (Slave_SQL_Running=No): start it (START SLAVE SQL_THREAD) before a switchover")
 		}
+	}
+	if a.Master == nil || !a.Master.Alive() || len(msgs) > 0 {
 		return nil, fmt.Errorf("plan switchover: %w: %s", ErrNotHealthy, strings.Join(msgs, "; "))
 	}
 	sp := &SwitchPlan{OldMaster: a.Master.Key(), OldLabel: a.Master.Server.Label()}
 	for _, pr := range a.Problems {
-		if pr.Severity == topology.SeverityWarning {
+		if pr.Severity == topology.SeverityWarning && pr.Code != topology.ProblemSQLThread {
 			sp.Warnings = append(sp.Warnings, pr.Key.String()+": "+pr.Msg)
 		}
 	}
