@@ -35,13 +35,17 @@ type localLock struct {
 // into the file. Another holder (process or open file description) makes
 // it return a *HeldError naming it.
 func acquireLocal(workdir, app string, h Holder, now time.Time) (*localLock, error) {
+	return acquireFile(workdir, app, LockPath(workdir, app), h, now)
+}
+
+// acquireFile takes the flock on path, a lock file of app in workdir.
+func acquireFile(workdir, app, path string, h Holder, now time.Time) (*localLock, error) {
 	if err := checkPlace(workdir, app); err != nil {
 		return nil, fmt.Errorf("lock %s in %s: %w", app, workdir, err)
 	}
-	if err := os.MkdirAll(workdir, 0o755); err != nil {
+	if err := os.MkdirAll(workdir, 0o700); err != nil {
 		return nil, fmt.Errorf("lock %s: create manager_workdir: %w", app, err)
 	}
-	path := LockPath(workdir, app)
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("lock %s: open %s: %w", app, path, err)
@@ -122,10 +126,14 @@ func readDescription(path string) (Holder, error) {
 // missing file, or a description left by a holder that is gone); the
 // Holder is zero when the holder has not described itself yet.
 func ReadLocal(workdir, app string) (h Holder, held bool, err error) {
+	return readFile(workdir, app, LockPath(workdir, app))
+}
+
+// readFile says who holds the flock on path, a lock file of app.
+func readFile(workdir, app, path string) (h Holder, held bool, err error) {
 	if err := checkPlace(workdir, app); err != nil {
 		return Holder{}, false, fmt.Errorf("read lock %s in %s: %w", app, workdir, err)
 	}
-	path := LockPath(workdir, app)
 	f, err := os.Open(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return Holder{}, false, nil

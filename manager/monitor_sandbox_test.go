@@ -3,6 +3,7 @@ package manager
 import (
 	"bytes"
 	"context"
+	"github.com/gomha/gomha/coord"
 	"io"
 	"log/slog"
 	"path/filepath"
@@ -48,9 +49,17 @@ func (e *monitorEnv) options(t *testing.T, logs io.Writer) MonitorOptions {
 		s.SSHConnectionTimeout = 2
 		replicas = append(replicas, s)
 	}
+	// The monitor runs inside a manager, which holds the presence lock
+	// that makes its status file believed.
+	dir := t.TempDir()
+	presence, err := coord.ClaimManager(dir, "app1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { presence.Release() })
 	return MonitorOptions{
 		Config: e.cfg, Master: master, Replicas: replicas,
-		Status: NewStatusFile(t.TempDir(), "app1"),
+		Status: NewStatusFile(dir, "app1"),
 		Hooks:  hook.Runner{Timeout: 20 * time.Second},
 		Logger: slog.New(slog.NewTextHandler(io.MultiWriter(t.Output(), logs), nil)),
 	}

@@ -190,7 +190,7 @@ func ReadStatus(workdir, app string, pingLimit time.Duration) (StatusInfo, error
 	}
 	info.Age = time.Since(fi.ModTime())
 	switch {
-	case !pidAlive(info.PID):
+	case !managerRuns(workdir, app, info.PID):
 		info.Code = StatusNotRunning
 	case info.Code == StatusPingOK && info.Age > pingLimit:
 		info.Code = StatusTimestampOld
@@ -238,6 +238,17 @@ func parseStatusLine(line string) (StatusInfo, error) {
 		info.Master = strings.TrimPrefix(f[2], "master:")
 	}
 	return info, nil
+}
+
+// managerRuns reports whether pid is the manager of app that holds its
+// presence lock: a live pid alone may be a recycled one, or a process that
+// is no manager.
+func managerRuns(workdir, app string, pid int) bool {
+	h, held, err := coord.ReadManager(workdir, app)
+	if err != nil || !held {
+		return false
+	}
+	return h.PID == 0 || h.PID == pid // zero: the holder has not described itself yet
 }
 
 // pidAlive is Perl's kill 0: EPERM still means the process exists.

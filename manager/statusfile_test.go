@@ -66,20 +66,30 @@ func TestReadStatus(t *testing.T) {
 		why     string
 		content string // "" = no file
 		age     time.Duration
+		claim   bool // this process holds the manager's presence lock
 		want    StatusCode
 		wantErr bool
 	}{
-		{"no file: the manager is not running", "", 0, StatusNotRunning, false},
-		{"fresh PING_OK of a live pid", fmt.Sprintf("%d\t0:PING_OK\tmaster:host1", me), 0, StatusPingOK, false},
-		{"PING_OK older than ping_limit: the process may hang", fmt.Sprintf("%d\t0:PING_OK\tmaster:host1", me), time.Minute, StatusTimestampOld, false},
-		{"an old mtime matters only in PING_OK", fmt.Sprintf("%d\t20:PING_FAILING\tmaster:host1", me), time.Minute, StatusPingFailing, false},
-		{"a dead pid is not running, whatever the file says", fmt.Sprintf("%d\t0:PING_OK\tmaster:host1", deadPID), 0, StatusNotRunning, false},
-		{"failover states are read back", fmt.Sprintf("%d\t50:FAILOVER_RUNNING\tmaster:host1", me), 0, StatusFailoverRunning, false},
-		{"a code and a name that disagree are malformed", fmt.Sprintf("%d\t0:PING_FAILED\tmaster:host1", me), 0, 0, true},
-		{"garbage is malformed", "hello", 0, 0, true},
+		{"no file: the manager is not running", "", 0, true, StatusNotRunning, false},
+		{"fresh PING_OK of the manager", fmt.Sprintf("%d\t0:PING_OK\tmaster:host1", me), 0, true, StatusPingOK, false},
+		{"PING_OK older than ping_limit: the process may hang", fmt.Sprintf("%d\t0:PING_OK\tmaster:host1", me), time.Minute, true, StatusTimestampOld, false},
+		{"an old mtime matters only in PING_OK", fmt.Sprintf("%d\t20:PING_FAILING\tmaster:host1", me), time.Minute, true, StatusPingFailing, false},
+		{"a dead pid is not running, whatever the file says", fmt.Sprintf("%d\t0:PING_OK\tmaster:host1", deadPID), 0, false, StatusNotRunning, false},
+		{"a live pid without the manager lock is a recycled pid: not running", fmt.Sprintf("%d\t0:PING_OK\tmaster:host1", me), 0, false, StatusNotRunning, false},
+		{"a pid other than the lock holder's is not the manager", fmt.Sprintf("%d\t0:PING_OK\tmaster:host1", deadPID), 0, true, StatusNotRunning, false},
+		{"failover states are read back", fmt.Sprintf("%d\t50:FAILOVER_RUNNING\tmaster:host1", me), 0, true, StatusFailoverRunning, false},
+		{"a code and a name that disagree are malformed", fmt.Sprintf("%d\t0:PING_FAILED\tmaster:host1", me), 0, true, 0, true},
+		{"garbage is malformed", "hello", 0, true, 0, true},
 	}
 	for _, tc := range cases {
 		dir := t.TempDir()
+		if tc.claim {
+			p, err := coord.ClaimManager(dir, "app1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer p.Release()
+		}
 		if tc.content != "" {
 			p := StatusFilePath(dir, "app1")
 			if err := os.WriteFile(p, []byte(tc.content+"\n"), 0o644); err != nil {

@@ -93,7 +93,7 @@ func ReadView(workdir, app string) (v ManagerView, ok bool, err error) {
 	if err := json.Unmarshal(data, &v); err != nil {
 		return ManagerView{}, false, fmt.Errorf("read manager view of %s: %w", app, err)
 	}
-	return v, pidAlive(v.PID), nil
+	return v, managerRuns(workdir, app, v.PID), nil
 }
 
 // removeView deletes the view (clean exit).
