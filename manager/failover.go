@@ -113,8 +113,8 @@ func RunFailover(ctx context.Context, cfg *config.Config, opts FailoverOptions) 
 	if con == nil {
 		con = NewConsole(nil)
 	}
-	if err := os.MkdirAll(cfg.ManagerWorkdir, 0o750); err != nil {
-		return nil, fmt.Errorf("manager_workdir %s: %w", cfg.ManagerWorkdir, err)
+	if err := PrepareWorkdir(cfg.ManagerWorkdir); err != nil {
+		return nil, err
 	}
 	if !opts.Resume { // an interrupted run is finished whatever the flags say
 		if err := checkFlapping(cfg, opts); err != nil {
@@ -149,7 +149,8 @@ func RunFailover(ctx context.Context, cfg *config.Config, opts FailoverOptions) 
 	if dead, ok := cfg.Server(opts.Dead.Host, opts.Dead.Port); ok {
 		fopts.Fence, fopts.DeadAddr, fopts.DeadPIDFile = failover.FenceMode(dead.FenceOldMaster), dead.IP, dead.MasterPIDFile
 	}
-	con.Infof("Starting failover of dead master %s", opts.Dead)
+	con.Infof("Starting master failover.")
+	con.Infof("Dead master: %s", hostInfo(cfg, opts.Dead.String()))
 	rep, ferr := failover.Failover(ctx, env, NewHooks(cfg, opts.HookTimeout), opts.Dead, fopts)
 	act.endFailover(cfg, ferr)
 	if path, err := writeReport(cfg, rep); err != nil {
@@ -158,8 +159,25 @@ func RunFailover(ctx context.Context, cfg *config.Config, opts FailoverOptions) 
 		con.Infof("Failover report written to %s (and .json)", path)
 	}
 	con.Raw(rep.String())
+	switch {
+	case ferr == nil:
+		con.Infof("Master failover to %s completed successfully.", hostInfo(cfg, rep.NewMaster))
+	case ExitCode(ferr) == ExitFailoverPartial:
+		con.Errorf("Master failover to %s done, but recovery on slave partially failed.", hostInfo(cfg, rep.NewMaster))
+	default:
+		con.Errorf("Got ERROR: %v", ferr)
+	}
 	finishFlags(cfg, rep, ferr, opts.Status)
 	return rep, ferr
+}
+
+// hostInfo names the server at key ("ip:port") as MHA's log lines do:
+// hostname(ip:port).
+func hostInfo(cfg *config.Config, key string) string {
+	if s, ok := serverByKey(cfg, key); ok {
+		return TopologyServer(s).Label()
+	}
+	return key
 }
 
 // finishFlags writes MHA's failover.complete / failover.error files.

@@ -2,6 +2,11 @@ package manager_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -18,8 +23,14 @@ func TestManagerKeepsWatchingSandbox(t *testing.T) {
 	defer cancel()
 	reports := make(chan *failover.Report, 2)
 	done := make(chan error, 1)
+	logPath := filepath.Join(t.TempDir(), "manager.log")
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logFile.Close()
 	go func() {
-		done <- manager.RunManager(ctx, s.cfg, manager.ManagerOptions{
+		done <- manager.RunManager(ctx, s.cfg, manager.ManagerOptions{Console: manager.NewConsole(logFile),
 			OnFailover: func(r *failover.Report, err error) { reports <- r },
 		})
 	}()
@@ -36,6 +47,19 @@ func TestManagerKeepsWatchingSandbox(t *testing.T) {
 			}
 			time.Sleep(50 * time.Millisecond)
 		}
+	}
+	waitStatus(manager.StatusPingOK, s.key("host1").Host)
+	// A second manager of the same application is refused at once, in one
+	// line, and leaves the running one's status file alone.
+	statusPath := manager.StatusFilePath(s.cfg.ManagerWorkdir, s.cfg.App)
+	before, _ := os.ReadFile(statusPath)
+	err = manager.RunManager(ctx, s.cfg, manager.ManagerOptions{})
+	if !errors.Is(err, manager.ErrAlreadyRunning) || strings.Contains(err.Error(), "\n") ||
+		!strings.Contains(err.Error(), fmt.Sprintf("manager by pid %d", os.Getpid())) {
+		t.Fatalf("second manager: %v, want one line naming the running one", err)
+	}
+	if after, _ := os.ReadFile(statusPath); string(after) != string(before) || len(before) == 0 {
+		t.Fatalf("the refused manager touched the status file: %q -> %q", before, after)
 	}
 	waitStatus(manager.StatusPingOK, s.key("host1").Host)
 	s.kill("host1")
@@ -60,6 +84,55 @@ func TestManagerKeepsWatchingSandbox(t *testing.T) {
 	st, _ := manager.ReadStatus(s.cfg.ManagerWorkdir, s.cfg.App, 0)
 	if st.Code != manager.StatusNotRunning {
 		t.Errorf("after a clean stop the status is %s, want NOT_RUNNING", st.Code)
+	}
+	s.verify("host2", "host1")
+	// The lines MHA users grep for come in MHA's order.
+	log, _ := os.ReadFile(logPath)
+	label := func(host string) string {
+		srv, _ := s.cfg.Server(s.key(host).Host, s.key(host).Port)
+		return manager.TopologyServer(srv).Label()
+	}
+	rest := string(log)
+	for _, want := range []string{
+		"[info] Set master ping interval 1 seconds.",
+		"[info] Starting ping health check on " + label("host1"),
+		"[info] Ping(SELECT) succeeded, waiting until MySQL doesn't respond..",
+		"[warning] Got error on MySQL select ping:",
+		"[warning] Master is not reachable from health checker!",
+		"[info] Master is down!",
+		"[info] Starting master failover.",
+		"[info] Master failover to " + label("host2") + " completed successfully.",
+		"[info] Ping(SELECT) succeeded, waiting until MySQL doesn't respond..", // the new master
+	} {
+		i := strings.Index(rest, want)
+		if i < 0 {
+			t.Fatalf("manager log lacks %q after the lines before it; log:\n%s", want, log)
+		}
+		rest = rest[i+len(want):]
+	}
+}
+
+// TestManagerStartsBesideDeadMasterSandbox: as MHA, a manager started
+// after the master died does not refuse to start: it watches the dead
+// master, confirms its death the usual way and fails over.
+func TestManagerStartsBesideDeadMasterSandbox(t *testing.T) {
+	s := newScenario(t, true, "")
+	s.startWriter(30)
+	s.kill("host1")
+	var log strings.Builder
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var rep *failover.Report
+	err := manager.RunManager(ctx, s.cfg, manager.ManagerOptions{Once: true, Console: manager.NewConsole(&log),
+		OnFailover: func(r *failover.Report, _ error) { rep = r }})
+	if err != nil {
+		t.Fatalf("manager beside a dead master: %v\n%s", err, log.String())
+	}
+	if rep == nil || !rep.Succeeded || rep.NewMaster != s.key("host2").String() {
+		t.Fatalf("failover report: %+v", rep)
+	}
+	if !strings.Contains(log.String(), "is not reachable at start-up: watching it") || !strings.Contains(log.String(), "[info] Master is down!") {
+		t.Errorf("manager log does not say why it started beside a dead master:\n%s", log.String())
 	}
 	s.verify("host2", "host1")
 }

@@ -26,6 +26,7 @@ type MonitorOptions struct {
 	Status             *StatusFile // may be nil
 	Hooks              hook.Runner
 	Logger             *slog.Logger
+	Console            *Console         // MHA's lines in the manager log (nil: none)
 	Now                func() time.Time // clock for the Verdict's times (default time.Now)
 }
 
@@ -61,6 +62,9 @@ func NewMonitor(opts MonitorOptions) *Monitor {
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if opts.Console == nil {
+		opts.Console = NewConsole(nil)
 	}
 	m := &Monitor{opts: opts, key: TopologyServer(opts.Master).Key()}
 	m.interval = time.Duration(opts.Master.PingInterval) * time.Second
@@ -144,6 +148,7 @@ func (m *Monitor) handle(ctx context.Context, ep *episode, trigger string, at ti
 			*ep = episode{}
 		}
 		if m.setStatus(StatusPingOK) {
+			m.opts.Console.Infof("Ping(%s) succeeded, waiting until MySQL doesn't respond..", m.pingType)
 			m.setView(ManagerView{State: "healthy", Reason: "master " + m.key.String() + " answers", Since: m.opts.Now()})
 		}
 		return Verdict{}, false, nil
@@ -162,6 +167,7 @@ func (m *Monitor) handle(ctx context.Context, ep *episode, trigger string, at ti
 	if ep.first.IsZero() {
 		ep.first = at
 		m.log.Warn("master check failed: master is suspect", "trigger", trigger, "error", err)
+		m.opts.Console.Warnf("Got error on MySQL %s ping: %v", strings.ToLower(m.pingType), err)
 	}
 	m.setStatus(StatusPingFailing)
 	vs := m.gather(ctx, ep.first)
@@ -212,6 +218,7 @@ func (m *Monitor) verdict(ep *episode, vs views, d decision) Verdict {
 		FirstFailure: ep.first, Confirmed: m.opts.Now(), Evidence: vs.evidence(),
 	}
 	m.setStatus(StatusPingFailed)
+	m.opts.Console.Warnf("Master is not reachable from health checker!")
 	m.setView(ManagerView{State: "dead", Reason: d.Reason, Since: v.Confirmed, Evidence: v.Evidence})
 	m.log.Warn("master is dead: confirmed", "reason", v.Reason, "ssh_reachable", v.SSHReachable,
 		"detection_time", v.DetectionTime().Round(time.Millisecond).String(), "evidence", v.Evidence)

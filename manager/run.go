@@ -5,9 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"sync"
+	"syscall"
 	"time"
 
+	"github.com/gomha/gomha/coord"
 	"github.com/gomha/gomha/failover"
 	"github.com/gomha/gomha/manager/config"
 	"github.com/gomha/gomha/topology"
@@ -35,6 +38,26 @@ type ManagerOptions struct {
 // ErrStartupCheck is returned when the cluster is not fit to be monitored.
 var ErrStartupCheck = errors.New("start-up checks failed")
 
+// ErrAlreadyRunning is returned when another manager watches the same
+// application from the same manager_workdir.
+var ErrAlreadyRunning = errors.New("manager already running")
+
+// PrepareWorkdir creates manager_workdir, readable by its owner only (it
+// holds reports, logs, the journal and copies of binary logs), and proves
+// that it can be written to.
+func PrepareWorkdir(dir string) error {
+	if dir == "" {
+		return errors.New("manager_workdir is empty")
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("manager_workdir %s cannot be created: %w", dir, err)
+	}
+	if err := syscall.Access(dir, 0o3); err != nil { // W_OK|X_OK
+		return fmt.Errorf("manager_workdir %s is not writable: %w", dir, err)
+	}
+	return nil
+}
+
 // RunManager checks the cluster, watches its master and fails over when it
 // dies. With Once it returns after one failover with the failover's error
 // (MHA's masterha_manager); otherwise it goes on watching the new topology.
@@ -46,6 +69,20 @@ func RunManager(ctx context.Context, cfg *config.Config, opts ManagerOptions) er
 	if opts.Console == nil {
 		opts.Console = NewConsole(nil)
 	}
+	if err := PrepareWorkdir(cfg.ManagerWorkdir); err != nil {
+		return err
+	}
+	// One manager per application: a second one would fail over the same
+	// master a second time. The claim is taken before any state file is
+	// touched, so a refused manager leaves the running one's files alone.
+	presence, err := coord.ClaimManager(cfg.ManagerWorkdir, cfg.App)
+	if err != nil {
+		if errors.Is(err, coord.ErrHeld) {
+			return fmt.Errorf("%w: another manager runs (%v)", ErrAlreadyRunning, err)
+		}
+		return err
+	}
+	defer presence.Release()
 	status := NewStatusFile(cfg.ManagerWorkdir, cfg.App)
 	dctx, stopDeposers := context.WithCancel(ctx)
 	var deposers sync.WaitGroup
@@ -60,9 +97,13 @@ func RunManager(ctx context.Context, cfg *config.Config, opts ManagerOptions) er
 			return err
 		}
 		con := opts.Console
-		con.Infof("Ping(%s) every %d s: monitoring master %s with %d replicas", master.PingType, master.PingInterval, master.Label(), len(replicas))
 		mon := NewMonitor(MonitorOptions{Config: cfg, Master: master.Server, Replicas: replicas, LocalAddr: opts.LocalAddr,
-			ConfiguredReplicas: master.configured, Status: status, Logger: opts.Logger})
+			ConfiguredReplicas: master.configured, Status: status, Logger: opts.Logger, Console: con})
+		con.Infof("Set master ping interval %d seconds.", int(mon.interval/time.Second))
+		if master.SecondaryCheckScript == "" {
+			con.Warnf("secondary_check_script is not defined: the replicas' IO threads are the second route to the master.")
+		}
+		con.Infof("Starting ping health check on %s with %d replicas..", master.Label(), len(replicas))
 		v, err := mon.Run(ctx)
 		if err != nil {
 			if ctx.Err() != nil {
@@ -72,7 +113,8 @@ func RunManager(ctx context.Context, cfg *config.Config, opts ManagerOptions) er
 			_ = status.Set(StatusConfigError, master.Hostname)
 			return err
 		}
-		con.Warnf("Master %s is dead: %s (confirmed in %s)", v.Master, v.Reason, v.DetectionTime().Round(time.Millisecond))
+		con.Warnf("Master %s is dead: %s (confirmed in %s)", master.Label(), v.Reason, v.DetectionTime().Round(time.Millisecond))
+		con.Infof("Master is down!")
 		_ = status.Set(StatusPingFailed, master.Hostname)
 		// A failover, once started, is not interrupted by a stop request: a
 		// half-done failover is worse than a late exit (masterha_stop waits).
@@ -115,10 +157,16 @@ func (m monitoredMaster) Label() string { return m.label }
 func startupCheck(ctx context.Context, cfg *config.Config, opts ManagerOptions, status *StatusFile) (monitoredMaster, []config.Server, error) {
 	_ = status.Set(StatusInitializingMonitor, "")
 	rep, err := CheckRepl(ctx, cfg, CheckReplOptions{SecondsBehindMaster: opts.SecondsBehind, HookTimeout: opts.HookTimeout}, opts.Console)
-	if err != nil {
-		return monitoredMaster{}, nil, fmt.Errorf("%w: %v", ErrStartupCheck, err)
-	}
 	_, a := rep.Analysis()
+	if err != nil {
+		if !a.OnlyMasterDown() || ctx.Err() != nil {
+			return monitoredMaster{}, nil, fmt.Errorf("%w: %v", ErrStartupCheck, err)
+		}
+		// As MHA: a master already dead when the manager starts is watched
+		// like any other; the usual confirmation (replicas, quorum,
+		// secondary check) decides, then the usual failover rules apply.
+		opts.Console.Warnf("The master %s is not reachable at start-up: watching it, and failing over once its death is confirmed.", a.Master.Server.Label())
+	}
 	find := func(k topology.Key) config.Server {
 		for _, s := range cfg.Servers {
 			if TopologyServer(s).Key() == k {

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"strings"
 	"sync"
 	"time"
@@ -79,14 +78,14 @@ func RunSwitchover(ctx context.Context, cfg *config.Config, opts SwitchOptions) 
 		FlushTables: opts.FlushTables, CheckOnly: opts.CheckOnly, SkipResetSlave: first.SkipResetSlave,
 		TrxWait: opts.TrxWait, NoKill: opts.NoKill, CatchUpWait: opts.CatchUpWait, Logger: logger,
 	}
-	con.Infof("Starting online master switch of %s..", cfg.App)
+	con.Infof("Starting online master switch..")
 	rep, err := failover.Switchover(ctx, env, NewHooks(cfg, opts.HookTimeout), fo)
 	if err == nil && opts.RemoveOrigMasterConf && !opts.CheckOnly {
 		removeOrigMaster(cfg, rep, opts, con)
 	}
 	if !opts.CheckOnly {
-		if werr := os.MkdirAll(cfg.ManagerWorkdir, 0o750); werr != nil {
-			con.Warnf("manager_workdir %s: %v", cfg.ManagerWorkdir, werr)
+		if werr := PrepareWorkdir(cfg.ManagerWorkdir); werr != nil {
+			con.Warnf("%v", werr)
 		} else if path, werr := writeReport(cfg, rep); werr != nil {
 			con.Warnf("could not write the switchover report: %v", werr)
 		} else {
@@ -98,7 +97,9 @@ func RunSwitchover(ctx context.Context, cfg *config.Config, opts SwitchOptions) 
 	case err == nil && opts.CheckOnly:
 		con.Infof("Online master switch checks passed (--check_only): nothing was changed.")
 	case err == nil:
-		con.Infof("Switching master to %s completed successfully.", rep.NewMaster)
+		con.Infof("Switching master to %s completed successfully.", hostInfo(cfg, rep.NewMaster))
+	case ExitCode(err) == ExitFailoverPartial:
+		con.Errorf("Switching master to %s done, but switching slaves partially failed.", hostInfo(cfg, rep.NewMaster))
 	default:
 		con.Errorf("Online master switch failed: %v", err)
 	}

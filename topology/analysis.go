@@ -37,6 +37,37 @@ func (a *Analysis) Errors() []Problem {
 	return out
 }
 
+// OnlyMasterDown reports whether the master is unreachable and that is all
+// that is wrong: every error is the master's own, or a replica of it whose
+// IO thread is trying to reconnect (Connecting). A manager that starts then
+// watches the master as usual (MHA does the same) instead of refusing to
+// start: the usual confirmation decides whether it is dead.
+func (a *Analysis) OnlyMasterDown() bool {
+	if a.Master == nil || a.Master.Alive() {
+		return false
+	}
+	mk := a.Master.Key()
+	for _, p := range a.Errors() {
+		switch {
+		case p.Key == mk && (p.Code == ProblemMasterUnreachable || p.Code == ProblemUnreachable):
+		case p.Code == ProblemIOThread && a.reconnecting(p.Key):
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// reconnecting reports whether the replica at k retries its master.
+func (a *Analysis) reconnecting(k Key) bool {
+	for _, n := range a.Replicas {
+		if n.Key() == k {
+			return n.Status.Replica.IORunning == "Connecting"
+		}
+	}
+	return false
+}
+
 // Has reports whether a problem with that code was found.
 func (a *Analysis) Has(code ProblemCode) bool {
 	for _, p := range a.Problems {

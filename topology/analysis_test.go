@@ -178,3 +178,47 @@ func TestMajorVersion(t *testing.T) {
 		}
 	}
 }
+
+// TestOnlyMasterDown: a manager starting beside a dead master watches it
+// (and fails over) only when nothing else is wrong.
+func TestOnlyMasterDown(t *testing.T) {
+	masterDown := func(s *Snapshot) {
+		s.Nodes[0].Status = nil
+		s.Nodes[0].Err = &ConnError{Key: Key{"127.0.0.11", 3306}, Kind: ConnRefused, Err: errors.New("refused")}
+		for _, n := range s.Nodes[1:] {
+			n.Status.Replica.IORunning, n.Status.Replica.LastIOErrno = "Connecting", 2003
+		}
+	}
+	tests := []struct {
+		name   string
+		mutate func(*Snapshot)
+		want   bool
+	}{
+		{"healthy cluster", func(*Snapshot) {}, false},
+		{"master down, replicas reconnecting", masterDown, true},
+		{"master down, replicas not noticed yet", func(s *Snapshot) {
+			s.Nodes[0].Status = nil
+			s.Nodes[0].Err = &ConnError{Key: Key{"127.0.0.11", 3306}, Kind: ConnTimeout, Err: errors.New("timeout")}
+		}, true},
+		{"master down and a replica's SQL thread broken", func(s *Snapshot) {
+			masterDown(s)
+			s.Nodes[2].Status.Replica.SQLRunning, s.Nodes[2].Status.Replica.LastSQLErrno = false, 1062
+		}, false},
+		{"master down and a replica's IO thread stopped by hand", func(s *Snapshot) {
+			masterDown(s)
+			s.Nodes[2].Status.Replica.IORunning = "No"
+		}, false},
+		{"master refuses the manager's password", func(s *Snapshot) {
+			s.Nodes[0].Status = nil
+			s.Nodes[0].Err = &ConnError{Key: Key{"127.0.0.11", 3306}, Kind: ConnAccessDenied, Err: errors.New("Error 1045")}
+		}, false},
+	}
+	for _, tc := range tests {
+		s := cluster()
+		tc.mutate(s)
+		a := Analyze(s, CheckOptions{SecondsBehindMaster: 30})
+		if got := a.OnlyMasterDown(); got != tc.want {
+			t.Errorf("%s: OnlyMasterDown = %v, want %v; problems %v", tc.name, got, tc.want, a.Problems)
+		}
+	}
+}
