@@ -3,7 +3,9 @@ package config
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"maps"
 	"net"
 	"os"
@@ -39,7 +41,8 @@ var (
 type Options struct {
 	// GlobalFile is the global configuration. "" means DefaultGlobalFile.
 	// As in MHA, a global file that does not exist is skipped (Config.GlobalFile
-	// is then ""), while one that exists but cannot be read or parsed is an error.
+	// is then ""), while one that exists but is not a regular file, cannot be
+	// read or parsed is an error (MHA skips one that is not a regular file).
 	GlobalFile string
 	// NoGlobal skips the global file entirely (for tests).
 	NoGlobal bool
@@ -77,8 +80,10 @@ func (o Options) withDefaults(ctx context.Context) Options {
 // Servers are ordered as MHA orders them: by block name, then, when every
 // [server...] block name has a number after "server", numerically by that
 // first number (this is the tie-break order among candidate masters).
-// Binlog servers are ordered by block name. Every error is an *Error, except
-// a failure to read the application file, which wraps the os error.
+// Binlog servers are ordered by block name. Every file read must be a
+// regular file of at most MaxFileSize bytes. Every error is an *Error, except
+// a failing system call on a file (missing, unreadable), which wraps the os
+// error.
 func Load(ctx context.Context, file string, opts Options) (*Config, error) {
 	o := opts.withDefaults(ctx)
 	app, err := readTiny(file)
@@ -112,7 +117,10 @@ func readDefaults(ctx context.Context, file string, app *tinyFile, o Options) (s
 	defaults := map[string]string{}
 	globalFile := ""
 	if !o.NoGlobal {
-		if st, err := os.Stat(o.GlobalFile); err == nil && st.Mode().IsRegular() {
+		// A missing global file is skipped, as in MHA; one that exists must
+		// be a regular file (MHA would skip a FIFO or a directory silently,
+		// leaving out every default it was meant to give).
+		if _, err := os.Stat(o.GlobalFile); !errors.Is(err, fs.ErrNotExist) {
 			g, err := readTiny(o.GlobalFile)
 			if err != nil {
 				return "", nil, err

@@ -87,6 +87,7 @@ func equalBinlog(a, b BinlogServer) bool { return reflect.DeepEqual(a, b) }
 // TestGlobalFileChoice covers how the global file is found.
 func TestGlobalFileChoice(t *testing.T) {
 	app := filepath.Join("testdata", "app1.cnf")
+	globalDir := t.TempDir()
 	cases := []struct {
 		why        string
 		global     string
@@ -94,7 +95,8 @@ func TestGlobalFileChoice(t *testing.T) {
 		wantErr    string
 	}{
 		{"a missing global file is skipped, as in MHA", filepath.Join(t.TempDir(), "none.cnf"), "", ""},
-		{"a directory is not a global file (MHA's -f test)", t.TempDir(), "", ""},
+		{"a global file that exists must be a regular file (MHA would skip a directory, leaving out its defaults)",
+			globalDir, "", globalDir + ": is a directory, not a regular file"},
 		{"an existing global file is read", filepath.Join("testdata", "masterha_default.cnf"), filepath.Join("testdata", "masterha_default.cnf"), ""},
 		{"a bad key in the global [server default] names the global file",
 			filepath.Join("testdata", "broken", "bad_global.cnf"), "", "testdata/broken/bad_global.cnf: [server default] pasword: unknown parameter"},
@@ -183,16 +185,17 @@ func TestErrorFormat(t *testing.T) {
 	}
 }
 
-// TestReadErrors: an unreadable application file is an I/O error naming the file.
+// TestReadErrors: a missing application file is an I/O error naming the
+// file; a directory is a configuration error (see TestSpecialFilesRefused).
 func TestReadErrors(t *testing.T) {
 	missing := filepath.Join(t.TempDir(), "app9.cnf")
 	_, err := Load(context.Background(), missing, testOptions())
-	if !errors.Is(err, fs.ErrNotExist) || !strings.HasPrefix(err.Error(), "read "+missing+": open ") {
+	if !errors.Is(err, fs.ErrNotExist) || !strings.HasPrefix(err.Error(), "read "+missing+": ") {
 		t.Errorf("missing file: %v", err)
 	}
 	dir := t.TempDir()
 	_, err = Load(context.Background(), dir, testOptions())
-	if err == nil || !strings.HasPrefix(err.Error(), "read "+dir+": ") {
+	if err == nil || err.Error() != dir+": is a directory, not a regular file" {
 		t.Errorf("directory: %v", err)
 	}
 }
