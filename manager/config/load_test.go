@@ -241,6 +241,45 @@ func TestResolve(t *testing.T) {
 	}
 }
 
+// TestIPMustBeAnAddress: ip ends up in commands run on the replicas' hosts,
+// so anything but an IP address is a one-line error naming the key.
+func TestIPMustBeAnAddress(t *testing.T) {
+	dir := t.TempDir()
+	cases := []struct {
+		why, value, wantIP, wantMsg string
+	}{
+		{"an IPv4 address", "10.0.0.5", "10.0.0.5", ""},
+		{"an IPv6 address", "2001:db8::5", "2001:db8::5", ""},
+		{"quotes are removed first, as MHA does", `"10.0.0.6"`, "10.0.0.6", ""},
+		{"empty: hostname is resolved, as in MHA", "", "127.0.0.1", ""},
+		{"a host name is not an address", "db1.example.com", "", `"db1.example.com" is not an IP address (a host name belongs in hostname)`},
+		{"a shell command after an address", "10.0.0.5;reboot", "", `"10.0.0.5;reboot" is not an IP address (a host name belongs in hostname)`},
+		{"an option smuggled in", "10.0.0.5 -oProxyCommand=x", "", `"10.0.0.5 -oProxyCommand=x" is not an IP address (a host name belongs in hostname)`},
+		{"an octet out of range", "10.0.0.256", "", `"10.0.0.256" is not an IP address (a host name belongs in hostname)`},
+		{"leading zeros are ambiguous (octal for some tools)", "10.0.0.05", "", `"10.0.0.05" is not an IP address (a host name belongs in hostname)`},
+		{"an IPv6 zone is not part of an address", "fe80::1%eth0", "", `"fe80::1%eth0" is not an IP address (a host name belongs in hostname)`},
+		{"blanks kept by quotes", `" 10.0.0.5"`, "", `" 10.0.0.5" is not an IP address (a host name belongs in hostname)`},
+	}
+	for _, c := range cases {
+		file := writeFile(t, dir, "ip.cnf", "[server1]\nhostname=h1\nip="+c.value+"\n")
+		cfg, err := Load(context.Background(), file, testOptions())
+		if c.wantMsg == "" {
+			if err != nil || cfg.Servers[0].IP != c.wantIP {
+				t.Errorf("%s: ip=%s: err %v", c.why, c.value, err)
+			}
+			continue
+		}
+		if err == nil {
+			t.Errorf("%s: ip=%s accepted", c.why, c.value)
+			continue
+		}
+		ce := asConfigError(t, err)
+		if ce.File != file || ce.Section != "server1" || ce.Key != "ip" || ce.Msg != c.wantMsg || strings.Contains(err.Error(), "\n") {
+			t.Errorf("%s: got %q", c.why, err)
+		}
+	}
+}
+
 // TestDefaultResolverReal uses the real system resolver on localhost.
 func TestDefaultResolverReal(t *testing.T) {
 	file := writeFile(t, t.TempDir(), "app.cnf", "[server1]\nhostname=localhost\n")

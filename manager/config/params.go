@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"math"
+	"net"
 	"slices"
 	"strconv"
 	"strings"
@@ -31,7 +32,7 @@ const (
 // params is MHA 0.58's @PARAM_ARRAY, in its order. It is never modified.
 var params = []param{
 	strParam("hostname", local, func(s *Server) *string { return &s.Hostname }),
-	strParam("ip", local, func(s *Server) *string { return &s.IP }),
+	{name: "ip", local: true, set: setIP, get: func(s *Server) string { return s.IP }},
 	intParam("port", inherit, 1, 65535, func(s *Server) *int { return &s.Port }),
 	strParam("ssh_host", local, func(s *Server) *string { return &s.SSHHost }),
 	// ssh_ip is accepted but ignored, as in MHA: it is always resolved from ssh_host.
@@ -214,6 +215,17 @@ func parseInt(v string, lo, hi int) (int, error) {
 		return 0, fmt.Errorf("%q is out of range (%d-%d)", v, lo, hi)
 	}
 	return n, nil
+}
+
+// setIP accepts an IPv4 or IPv6 address only: the value ends up in commands
+// run on the replicas' hosts, so a name or anything else is refused (MHA
+// would use it as written). An IPv6 zone (%eth0) is refused too.
+func setIP(s *Server, v string) error {
+	if v != "" && net.ParseIP(v) == nil { // empty: resolve hostname, as in MHA
+		return fmt.Errorf("%q is not an IP address (a host name belongs in hostname)", v)
+	}
+	s.IP = v
+	return nil
 }
 
 func setPingType(s *Server, v string) error {
