@@ -54,6 +54,11 @@ func TestLoadApp1(t *testing.T) {
 		cfg.LogLevel != "debug" || !cfg.CheckReplFilter || cfg.PingType != "SELECT" {
 		t.Errorf("app-wide values wrong: %+v", cfg)
 	}
+	wantWarnings := []string{filepath.Join("testdata", "app1.cnf") +
+		": [server default] candidate_master: read only in [server...] and [binlog...] blocks: ignored here, by MHA 0.58 as by gomha"}
+	if !slices.Equal(cfg.Warnings, wantWarnings) {
+		t.Errorf("Warnings = %q, want %q", cfg.Warnings, wantWarnings)
+	}
 	var names []string
 	for _, s := range cfg.Servers {
 		names = append(names, s.Name)
@@ -135,7 +140,7 @@ func TestBrokenFiles(t *testing.T) {
 		{"no_hostname.cnf", "server3", "", "hostname is required"},
 		{"unknown_key.cnf", "server1", "foo", "unknown parameter"},
 		{"key_case.cnf", "server1", "Password", "unknown parameter"},
-		{"bad_bool.cnf", "server default", "candidate_master", `"maybe" is not a boolean (use 0/1)`},
+		{"bad_bool.cnf", "server1", "candidate_master", `"maybe" is not 0 or 1, and MHA 0.58 stops on it (a Perl error: not a number) where it compares it with 1; write 0 or 1`},
 		{"dup_host.cnf", "", "", "[server1] and [server3] both use 127.0.0.11:3306"},
 		{"no_servers.cnf", "", "", "no [server...] block is defined"},
 		{"bad_ping_type.cnf", "server default", "ping_type", `"PONG" is not a ping type (use CONNECT, SELECT or INSERT)`},

@@ -22,6 +22,10 @@ type param struct {
 	emptyIsDefault bool
 	set            func(s *Server, v string) error
 	get            func(s *Server) string
+	// check, when set, is run once on each value where it is written (set
+	// runs for every server that inherits it): it refuses a value set does
+	// not, or returns a note for Config.Warnings.
+	check func(v string) (note string, err error)
 }
 
 const (
@@ -44,11 +48,11 @@ var params = []param{
 		return nil
 	}, get: func(s *Server) string { return s.SSHOptions }},
 	strParam("node_label", local, func(s *Server) *string { return &s.NodeLabel }),
-	boolParam("candidate_master", local, func(s *Server) *bool { return &s.CandidateMaster }),
-	boolParam("no_master", local, func(s *Server) *bool { return &s.NoMaster }),
-	boolParam("ignore_fail", local, func(s *Server) *bool { return &s.IgnoreFail }),
-	boolParam("skip_init_ssh_check", local, func(s *Server) *bool { return &s.SkipInitSSHCheck }),
-	boolParam("skip_reset_slave", inherit, func(s *Server) *bool { return &s.SkipResetSlave }),
+	boolParam("candidate_master", local, perlNumber, func(s *Server) *bool { return &s.CandidateMaster }),
+	boolParam("no_master", local, perlNumber, func(s *Server) *bool { return &s.NoMaster }),
+	boolParam("ignore_fail", local, perlTruth, func(s *Server) *bool { return &s.IgnoreFail }),
+	boolParam("skip_init_ssh_check", local, perlTruth, func(s *Server) *bool { return &s.SkipInitSSHCheck }),
+	boolParam("skip_reset_slave", inherit, perlTruth, func(s *Server) *bool { return &s.SkipResetSlave }),
 	emptyDefault(strParam("user", inherit, func(s *Server) *string { return &s.User })),
 	{name: "password", set: func(s *Server, v string) error { s.Password = Secret(v); return nil },
 		get: func(s *Server) string { return s.Password.String() }},
@@ -58,9 +62,9 @@ var params = []param{
 		s.ReplPassword, s.ReplPasswordSet = Secret(v), v != ""
 		return nil
 	}, get: func(s *Server) string { return s.ReplPassword.String() }},
-	boolParam("disable_log_bin", inherit, func(s *Server) *bool { return &s.DisableLogBin }),
+	boolParam("disable_log_bin", inherit, nodeInteger, func(s *Server) *bool { return &s.DisableLogBin }),
 	strParam("master_pid_file", inherit, func(s *Server) *string { return &s.MasterPIDFile }),
-	boolParam("handle_raw_binlog", inherit, func(s *Server) *bool { return &s.HandleRawBinlog }),
+	boolParam("handle_raw_binlog", inherit, nodeInteger, func(s *Server) *bool { return &s.HandleRawBinlog }),
 	emptyDefault(strParam("ssh_user", inherit, func(s *Server) *string { return &s.SSHUser })),
 	emptyDefault(strParam("remote_workdir", inherit, func(s *Server) *string { return &s.RemoteWorkdir })),
 	emptyDefault(param{name: "master_binlog_dir", set: func(s *Server, v string) error {
@@ -70,10 +74,10 @@ var params = []param{
 	emptyDefault(strParam("log_level", inherit, func(s *Server) *string { return &s.LogLevel })),
 	emptyDefault(strParam("manager_workdir", inherit, func(s *Server) *string { return &s.ManagerWorkdir })),
 	strParam("manager_log", inherit, func(s *Server) *string { return &s.ManagerLog }),
-	boolParam("check_repl_delay", inherit, func(s *Server) *bool { return &s.CheckReplDelay }),
-	boolParam("check_repl_filter", inherit, func(s *Server) *bool { return &s.CheckReplFilter }),
-	boolParam("latest_priority", inherit, func(s *Server) *bool { return &s.LatestPriority }),
-	boolParam("multi_tier_slave", inherit, func(s *Server) *bool { return &s.MultiTierSlave }),
+	boolParam("check_repl_delay", inherit, perlTruth, func(s *Server) *bool { return &s.CheckReplDelay }),
+	boolParam("check_repl_filter", inherit, perlTruth, func(s *Server) *bool { return &s.CheckReplFilter }),
+	boolParam("latest_priority", inherit, perlTruth, func(s *Server) *bool { return &s.LatestPriority }),
+	boolParam("multi_tier_slave", inherit, perlTruth, func(s *Server) *bool { return &s.MultiTierSlave }),
 	intParam("ping_interval", inherit, 1, math.MaxInt32, func(s *Server) *int { return &s.PingInterval }),
 	{name: "ping_type", set: setPingType, get: func(s *Server) string { return s.PingType }},
 	strParam("secondary_check_script", inherit, func(s *Server) *string { return &s.SecondaryCheckScript }),
@@ -84,7 +88,7 @@ var params = []param{
 	strParam("init_conf_load_script", inherit, func(s *Server) *string { return &s.InitConfLoadScript }),
 	strParam("client_bindir", inherit, func(s *Server) *string { return &s.ClientBindir }),
 	strParam("client_libdir", inherit, func(s *Server) *string { return &s.ClientLibdir }),
-	boolParam("use_gtid_auto_pos", inherit, func(s *Server) *bool { return &s.UseGTIDAutoPos }),
+	boolParam("use_gtid_auto_pos", inherit, perlTruth, func(s *Server) *bool { return &s.UseGTIDAutoPos }),
 }
 
 // gomhaParams are gomha's own parameters, beyond MHA's: MHA's reader
@@ -111,7 +115,7 @@ var gomhaParams = []param{
 	// rejoin_old_master: an old master that comes back after a failover
 	// becomes a replica of the new one when it holds nothing the new one
 	// lacks; otherwise it is only kept read-only.
-	boolParam("rejoin_old_master", inherit, func(s *Server) *bool { return &s.RejoinOldMaster }),
+	boolParam("rejoin_old_master", inherit, gomhaBool, func(s *Server) *bool { return &s.RejoinOldMaster }),
 }
 
 // allParams is MHA's parameters, then gomha's.
@@ -159,10 +163,10 @@ func strParam(name string, isLocal bool, field func(*Server) *string) param {
 		get: func(s *Server) string { return *field(s) }}
 }
 
-func boolParam(name string, isLocal bool, field func(*Server) *bool) param {
+func boolParam(name string, isLocal bool, r boolReading, field func(*Server) *bool) param {
 	return param{name: name, local: isLocal,
 		set: func(s *Server, v string) error {
-			b, err := parseBool(v)
+			b, _, err := readBool(r, v)
 			if err != nil {
 				return err
 			}
@@ -174,6 +178,10 @@ func boolParam(name string, isLocal bool, field func(*Server) *bool) param {
 				return "1"
 			}
 			return "0"
+		},
+		check: func(v string) (string, error) {
+			_, note, err := readBool(r, v)
+			return note, err
 		}}
 }
 
@@ -188,18 +196,6 @@ func intParam(name string, isLocal bool, lo, hi int, field func(*Server) *int) p
 			return nil
 		},
 		get: func(s *Server) string { return strconv.Itoa(*field(s)) }}
-}
-
-// parseBool accepts MHA's 0/1 and, as a convenience, yes/no, true/false and
-// on/off in any case. An empty value is false, as in Perl.
-func parseBool(v string) (bool, error) {
-	switch strings.ToLower(v) {
-	case "1", "yes", "true", "on":
-		return true, nil
-	case "0", "", "no", "false", "off":
-		return false, nil
-	}
-	return false, fmt.Errorf("%q is not a boolean (use 0/1)", v)
 }
 
 // parseInt accepts decimal digits only (MHA rejects signs and blanks).

@@ -33,9 +33,9 @@ var paramCases = []paramCase{
 	{"ssh_options", false, func(s Server) any { return s.SSHOptions }, "", `-i "/k ey" -o 'A=b'`, "-i /k ey -o A=b"},
 	{"node_label", true, func(s Server) any { return s.NodeLabel }, "", "dc2 replica", "dc2 replica"},
 	{"candidate_master", true, func(s Server) any { return s.CandidateMaster }, false, "1", true},
-	{"no_master", true, func(s Server) any { return s.NoMaster }, false, "yes", true},
-	{"ignore_fail", true, func(s Server) any { return s.IgnoreFail }, false, "TRUE", true},
-	{"skip_init_ssh_check", true, func(s Server) any { return s.SkipInitSSHCheck }, false, "on", true},
+	{"no_master", true, func(s Server) any { return s.NoMaster }, false, "1", true},
+	{"ignore_fail", true, func(s Server) any { return s.IgnoreFail }, false, "1", true},
+	{"skip_init_ssh_check", true, func(s Server) any { return s.SkipInitSSHCheck }, false, "1", true},
 	{"skip_reset_slave", false, func(s Server) any { return s.SkipResetSlave }, false, "1", true},
 	{"user", false, func(s Server) any { return s.User }, "root", "mha", "mha"},
 	{"password", false, func(s Server) any { return s.Password.Reveal() }, "", `pa ss#w"rd`, `pa ss#w"rd`},
@@ -50,9 +50,9 @@ var paramCases = []paramCase{
 	{"log_level", false, func(s Server) any { return s.LogLevel }, "info", "debug", "debug"},
 	{"manager_workdir", false, func(s Server) any { return s.ManagerWorkdir }, "/var/tmp", "/var/log/masterha/app1", "/var/log/masterha/app1"},
 	{"manager_log", false, func(s Server) any { return s.ManagerLog }, "", "/var/log/masterha/app1.log", "/var/log/masterha/app1.log"},
-	{"check_repl_delay", false, func(s Server) any { return s.CheckReplDelay }, true, "no", false},
+	{"check_repl_delay", false, func(s Server) any { return s.CheckReplDelay }, true, "0", false},
 	{"check_repl_filter", false, func(s Server) any { return s.CheckReplFilter }, true, "0", false},
-	{"latest_priority", false, func(s Server) any { return s.LatestPriority }, true, "off", false},
+	{"latest_priority", false, func(s Server) any { return s.LatestPriority }, true, "0", false},
 	{"multi_tier_slave", false, func(s Server) any { return s.MultiTierSlave }, false, "1", true},
 	{"ping_interval", false, func(s Server) any { return s.PingInterval }, 3, "10", 10},
 	{"ping_type", false, func(s Server) any { return s.PingType }, "SELECT", "insert", "INSERT"},
@@ -167,24 +167,6 @@ func TestEmptyValues(t *testing.T) {
 	}
 	if s2.User != "" || s2.ReplPasswordSet {
 		t.Errorf("server2: user %q ReplPasswordSet %v", s2.User, s2.ReplPasswordSet)
-	}
-}
-
-// TestBooleans: 0/1 as in MHA plus yes/no, true/false, on/off in any case.
-func TestBooleans(t *testing.T) {
-	for _, c := range []struct {
-		in   string
-		want bool
-		ok   bool
-	}{
-		{"1", true, true}, {"0", false, true}, {"", false, true}, {"Yes", true, true}, {"NO", false, true},
-		{"true", true, true}, {"False", false, true}, {"ON", true, true}, {"off", false, true},
-		{"2", false, false}, {"maybe", false, false}, {" 1", false, false},
-	} {
-		got, err := parseBool(c.in)
-		if got != c.want || (err == nil) != c.ok {
-			t.Errorf("parseBool(%q) = %v, %v", c.in, got, err)
-		}
 	}
 }
 
