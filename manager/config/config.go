@@ -81,6 +81,10 @@ type Server struct {
 	MasterHangTimeout int    // seconds: master_hang_timeout (0: two ping intervals)
 	FenceOldMaster    string // fence_old_master: kill (default), read_only, none
 	RejoinOldMaster   bool   // rejoin_old_master
+	// HookPasswordArgs (hook_password_args, default 0): pass the MySQL
+	// passwords to hook scripts on their command line, as MHA does
+	// (--orig_master_password=...), for scripts that cannot be changed.
+	HookPasswordArgs bool
 }
 
 // Addr returns "ip:port" (the IP when known, else the hostname), with IPv6

@@ -93,6 +93,8 @@ var params = []param{
 
 // gomhaParams are gomha's own parameters, beyond MHA's: MHA's reader
 // would refuse them, so a configuration that uses them is gomha's only.
+// They follow MHA's rules for numbers (decimal digits, no sign); their
+// booleans take 0 and 1 only, as no MHA reading binds them.
 var gomhaParams = []param{
 	// relay_wait_timeout bounds, in seconds, the wait for every replica to
 	// apply what it received before the failover compares them, and each
@@ -100,8 +102,9 @@ var gomhaParams = []param{
 	intParam("relay_wait_timeout", inherit, 1, math.MaxInt32, func(s *Server) *int { return &s.RelayWaitTimeout }),
 	// master_hang_timeout is how long, in seconds, a master that accepts
 	// connections but does not answer (hung, frozen, unreachable) is
-	// tolerated before it may count as dead (0: two ping intervals).
-	intParam("master_hang_timeout", inherit, 1, math.MaxInt32, func(s *Server) *int { return &s.MasterHangTimeout }),
+	// tolerated before it may count as dead (0, the default: two ping
+	// intervals; 0 may be written too).
+	intParam("master_hang_timeout", inherit, 0, math.MaxInt32, func(s *Server) *int { return &s.MasterHangTimeout }),
 	// fence_old_master: how a dead master whose host still answers SSH is
 	// fenced: kill (its mysqld, over SSH), read_only, or none.
 	{name: "fence_old_master", set: func(s *Server, v string) error {
@@ -116,6 +119,11 @@ var gomhaParams = []param{
 	// becomes a replica of the new one when it holds nothing the new one
 	// lacks; otherwise it is only kept read-only.
 	boolParam("rejoin_old_master", inherit, gomhaBool, func(s *Server) *bool { return &s.RejoinOldMaster }),
+	// hook_password_args: hook scripts get the MySQL passwords on their
+	// command line (--orig_master_password=..., --new_master_password=...),
+	// as MHA passes them, for scripts that cannot be changed. Off by
+	// default: any local user can read a command line.
+	boolParam("hook_password_args", inherit, gomhaBool, func(s *Server) *bool { return &s.HookPasswordArgs }),
 }
 
 // allParams is MHA's parameters, then gomha's.

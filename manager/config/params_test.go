@@ -91,6 +91,7 @@ var gomhaParamCases = []paramCase{
 	{"master_hang_timeout", false, func(s Server) any { return s.MasterHangTimeout }, 0, "6", 6},
 	{"fence_old_master", false, func(s Server) any { return s.FenceOldMaster }, "kill", "READ_ONLY", "read_only"},
 	{"rejoin_old_master", false, func(s Server) any { return s.RejoinOldMaster }, false, "1", true},
+	{"hook_password_args", false, func(s Server) any { return s.HookPasswordArgs }, false, "1", true},
 }
 
 // TestGomhaParameters: gomha's parameters are read and inherited like
@@ -100,11 +101,41 @@ func TestGomhaParameters(t *testing.T) {
 	for _, c := range gomhaParamCases {
 		checkLayers(t, dir, c)
 	}
-	for _, bad := range []string{"0", "1h", "-5"} {
-		app := writeFile(t, dir, "app1.cnf", "[server default]\nrelay_wait_timeout="+bad+"\n[server1]\nhostname=h1\n")
-		_, err := Load(context.Background(), app, testOptions())
-		if err == nil || !strings.Contains(err.Error(), "relay_wait_timeout") {
-			t.Errorf("relay_wait_timeout=%s: err %v, want an error naming the parameter", bad, err)
+	cases := []struct {
+		why, line, wantMsg string // wantMsg "" = accepted
+	}{
+		{"a positive number of seconds", "relay_wait_timeout=120", ""},
+		{"no wait at all is not a bound", "relay_wait_timeout=0", `"0" is not a positive integer`},
+		{"units are not MHA's syntax for numbers", "relay_wait_timeout=1h", `"1h" is not a number`},
+		{"nor are signs", "relay_wait_timeout=-5", `"-5" is not a number`},
+		{"0 is master_hang_timeout's default (two ping intervals), so it may be written", "master_hang_timeout=0", ""},
+		{"a sign is refused there too", "master_hang_timeout=+6", `"+6" is not a number`},
+		{"0 and 1 only for gomha's booleans: no MHA reading to follow", "rejoin_old_master=yes",
+			`"yes" is not 0 or 1 (gomha's own parameter takes no other value)`},
+		{"'no' would be true by MHA's rule: refused rather than read as on", "rejoin_old_master=no",
+			`"no" is not 0 or 1 (gomha's own parameter takes no other value)`},
+		{"empty is not 0", "rejoin_old_master=", `"" is not 0 or 1 (gomha's own parameter takes no other value)`},
+		{"hook_password_args=true would put passwords in ps by mistake", "hook_password_args=true",
+			`"true" is not 0 or 1 (gomha's own parameter takes no other value)`},
+		{"hook_password_args=0 is the default written out", "hook_password_args=0", ""},
+		{"fencing modes are words", "fence_old_master=shoot", `"shoot" is not a fencing mode (use kill, read_only or none)`},
+	}
+	for _, c := range cases {
+		app := writeFile(t, dir, "app1.cnf", "[server default]\n"+c.line+"\n[server1]\nhostname=h1\n")
+		cfg, err := Load(context.Background(), app, testOptions())
+		if c.wantMsg == "" {
+			if err != nil || cfg.Warnings != nil {
+				t.Errorf("%s: %s: err %v, warnings %q", c.why, c.line, err, cfg.Warnings)
+			}
+			continue
+		}
+		if err == nil {
+			t.Errorf("%s: %s accepted", c.why, c.line)
+			continue
+		}
+		ce := asConfigError(t, err)
+		if key, _, _ := strings.Cut(c.line, "="); ce.Section != "server default" || ce.Key != key || ce.Msg != c.wantMsg {
+			t.Errorf("%s: %s: got %q", c.why, c.line, err)
 		}
 	}
 }
