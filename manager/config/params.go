@@ -1,12 +1,15 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"net"
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/gomha/gomha/node"
 )
 
 // param is one of MHA's 42 parameters: how to store a raw value into a
@@ -44,9 +47,9 @@ var params = []param{
 	intParam("ssh_port", inherit, 1, 65535, func(s *Server) *int { return &s.SSHPort }),
 	intParam("ssh_connection_timeout", inherit, 1, math.MaxInt32, func(s *Server) *int { return &s.SSHConnectionTimeout }),
 	{name: "ssh_options", set: func(s *Server, v string) error {
-		s.SSHOptions = strings.NewReplacer(`'`, "", `"`, "").Replace(v) // MHA removes every quote
+		s.SSHOptions = mhaSSHOptions(v)
 		return nil
-	}, get: func(s *Server) string { return s.SSHOptions }},
+	}, get: func(s *Server) string { return s.SSHOptions }, check: checkSSHOptions},
 	strParam("node_label", local, func(s *Server) *string { return &s.NodeLabel }),
 	boolParam("candidate_master", local, perlNumber, func(s *Server) *bool { return &s.CandidateMaster }),
 	boolParam("no_master", local, perlNumber, func(s *Server) *bool { return &s.NoMaster }),
@@ -219,6 +222,23 @@ func parseInt(v string, lo, hi int) (int, error) {
 		return 0, fmt.Errorf("%q is out of range (%d-%d)", v, lo, hi)
 	}
 	return n, nil
+}
+
+// mhaSSHOptions removes every quote from ssh_options, as MHA does before
+// its shell splits the options.
+func mhaSSHOptions(v string) string { return strings.NewReplacer(`'`, "", `"`, "").Replace(v) }
+
+// checkSSHOptions parses ssh_options as the SSH commands will (node's
+// parser), so that an option gomha refuses (ProxyCommand, ProxyJump, a
+// forwarding, a $ expansion...) or a bad -F file stops Load, naming the
+// place where it is written, rather than a later SSH command. It reads the
+// -F file; it dials nothing.
+func checkSSHOptions(v string) (string, error) {
+	_, err := node.ParseSSHOptions(mhaSSHOptions(v))
+	if oe := (*node.SSHOptionsError)(nil); errors.As(err, &oe) {
+		return "", oe.Err // the key is named by the caller
+	}
+	return "", err
 }
 
 // setIP accepts an IPv4 or IPv6 address only: the value ends up in commands

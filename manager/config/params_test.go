@@ -30,7 +30,7 @@ var paramCases = []paramCase{
 	{"ssh_ip", true, func(s Server) any { return s.SSHIP }, "127.0.0.1", "10.1.1.1", "127.0.0.1"}, // accepted, ignored
 	{"ssh_port", false, func(s Server) any { return s.SSHPort }, 22, "2222", 2222},
 	{"ssh_connection_timeout", false, func(s Server) any { return s.SSHConnectionTimeout }, 5, "9", 9},
-	{"ssh_options", false, func(s Server) any { return s.SSHOptions }, "", `-i "/k ey" -o 'A=b'`, "-i /k ey -o A=b"},
+	{"ssh_options", false, func(s Server) any { return s.SSHOptions }, "", `-i "/k" -o 'ConnectTimeout=3'`, "-i /k -o ConnectTimeout=3"},
 	{"node_label", true, func(s Server) any { return s.NodeLabel }, "", "dc2 replica", "dc2 replica"},
 	{"candidate_master", true, func(s Server) any { return s.CandidateMaster }, false, "1", true},
 	{"no_master", true, func(s Server) any { return s.NoMaster }, false, "1", true},
