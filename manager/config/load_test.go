@@ -346,12 +346,20 @@ func TestInitConfLoadScript(t *testing.T) {
 		}
 	}
 
+	// A script that writes without end is stopped at the limit of a
+	// configuration file, not when memory runs out.
+	app = writeFile(t, dir, "yes.cnf", "[server default]\ninit_conf_load_script="+script("exec yes password=x\n")+"\n[server1]\nhostname=h1\n")
+	_, err := loadWithin(t, 20*time.Second, app, testOptions())
+	if err == nil || !strings.Contains(err.Error(), "init_conf_load_script: script failed: run init_conf_load_script: its output is larger than 16 MiB") {
+		t.Errorf("endless script: %v", err)
+	}
+
 	// A hung script is stopped by the context deadline.
 	app = writeFile(t, dir, "hang.cnf", "[server default]\ninit_conf_load_script="+script("exec sleep 30\n")+"\n[server1]\nhostname=h1\n")
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	_, err := Load(ctx, app, testOptions())
+	_, err = Load(ctx, app, testOptions())
 	if !errors.Is(err, context.DeadlineExceeded) || time.Since(start) > 1500*time.Millisecond {
 		t.Errorf("hung script: err %v after %s", err, time.Since(start))
 	}
