@@ -3,6 +3,7 @@ package node
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/user"
 	"strconv"
@@ -72,26 +73,48 @@ const (
 	sshArgFlags        = "BDEFIJLOPQRSWbceilmopw" // every ssh(1) flag that takes an argument
 )
 
+// SSHOptionsError is the error of ParseSSHOptions. Err says what is wrong
+// with the string, without naming the parameter, for callers that name it
+// themselves (the configuration reader names file, block and key).
+type SSHOptionsError struct {
+	Err error
+}
+
+// Error renders "ssh_options: " and Err.
+func (e *SSHOptionsError) Error() string { return "ssh_options: " + e.Err.Error() }
+
+// Unwrap returns Err.
+func (e *SSHOptionsError) Unwrap() error { return e.Err }
+
 // ParseSSHOptions splits s as a POSIX shell would (single and double quotes,
 // backslash escapes) and interprets the ssh(1) arguments. Shell expansions
 // ($VAR, `cmd`) and operators (; | & < >) are refused rather than passed on
-// literally. A -F file is read and checked here.
+// literally. A -F file is read and checked here; it must be a regular file
+// of at most 16 MiB. It never dials. Every error is an *SSHOptionsError.
 func ParseSSHOptions(s string) (SSHOptions, error) {
+	o, err := parseSSHOptions(s)
+	if err != nil {
+		return o, &SSHOptionsError{Err: err}
+	}
+	return o, nil
+}
+
+func parseSSHOptions(s string) (SSHOptions, error) {
 	var o SSHOptions
 	args, err := sshSplitWords(s, true)
 	if err != nil {
-		return o, fmt.Errorf("ssh_options %q: %w", s, err)
+		return o, err
 	}
 	for i := 0; i < len(args); i++ {
 		a := args[i]
 		if len(a) < 2 || a[0] != '-' {
-			return o, fmt.Errorf("ssh_options: unexpected argument %q (only options are allowed)", a)
+			return o, fmt.Errorf("unexpected argument %q (only options are allowed)", a)
 		}
 		for j := 1; j < len(a); j++ {
 			flag := a[j]
 			if !strings.ContainsRune(sshArgFlags, rune(flag)) {
 				if !strings.ContainsRune(sshIgnoredFlags, rune(flag)) {
-					return o, fmt.Errorf("ssh_options: -%c is not supported by gomha", flag)
+					return o, fmt.Errorf("-%c is not supported by gomha", flag)
 				}
 				o.Ignored = append(o.Ignored, "-"+string(flag))
 				continue
@@ -99,13 +122,13 @@ func ParseSSHOptions(s string) (SSHOptions, error) {
 			val := a[j+1:]
 			if val == "" {
 				if i+1 >= len(args) {
-					return o, fmt.Errorf("ssh_options: -%c needs an argument", flag)
+					return o, fmt.Errorf("-%c needs an argument", flag)
 				}
 				i++
 				val = args[i]
 			}
 			if err := o.applyFlag(flag, val); err != nil {
-				return o, fmt.Errorf("ssh_options: %w", err)
+				return o, err
 			}
 			break
 		}
@@ -139,6 +162,9 @@ func (o *SSHOptions) applyFlag(flag byte, val string) error {
 		}
 		path, err := sshExpandPath(val)
 		if err != nil {
+			return fmt.Errorf("-F %s: %w", val, err)
+		}
+		if err := sshCheckConfigFile(path); err != nil {
 			return fmt.Errorf("-F %s: %w", val, err)
 		}
 		blocks, err := readSSHConfig(path)
@@ -229,6 +255,42 @@ func (o *SSHOptions) set(key, value string) error {
 		}
 	default:
 		return errSSHUnsupported
+	}
+	return nil
+}
+
+// sshMaxConfigFile bounds a -F file, as the configuration reader bounds
+// MHA's own files.
+const sshMaxConfigFile = 16 << 20
+
+// sshCheckConfigFile refuses a -F file that is not a regular file of sane
+// size before it is opened: a FIFO would block the open until a writer came,
+// and a device such as /dev/zero would be read without end. A symbolic link
+// is followed.
+func sshCheckConfigFile(path string) error {
+	st, err := os.Stat(path)
+	if err != nil {
+		return err
+	}
+	m := st.Mode()
+	if !m.IsRegular() {
+		what := "a special file"
+		switch {
+		case m.IsDir():
+			what = "a directory"
+		case m&fs.ModeNamedPipe != 0:
+			what = "a named pipe (FIFO)"
+		case m&fs.ModeCharDevice != 0:
+			what = "a character device"
+		case m&fs.ModeDevice != 0:
+			what = "a block device"
+		case m&fs.ModeSocket != 0:
+			what = "a socket"
+		}
+		return fmt.Errorf("is %s, not a regular file", what)
+	}
+	if st.Size() > sshMaxConfigFile {
+		return fmt.Errorf("is %d bytes, larger than the %d MiB an ssh config file may have", st.Size(), sshMaxConfigFile>>20)
 	}
 	return nil
 }
@@ -355,7 +417,7 @@ func sshSplitWords(s string, strict bool) ([]string, error) {
 			}
 			i += n + 1
 		case strict && (strings.IndexByte("$`;|&<>(){}*?[", c) >= 0 || c == '#' && !inWord):
-			return nil, fmt.Errorf("shell syntax %q is not supported; quote it", c)
+			return nil, fmt.Errorf("shell syntax %q is not supported; escape it with a backslash", c)
 		default:
 			inWord = true
 			cur.WriteByte(c)
@@ -381,7 +443,7 @@ func sshDoubleQuoted(s string, cur *strings.Builder, strict bool) (int, error) {
 				cur.WriteByte(s[i])
 			}
 		case strict && (c == '$' || c == '`'):
-			return 0, fmt.Errorf("shell expansion %q is not supported; quote it", c)
+			return 0, fmt.Errorf("shell expansion %q is not supported; escape it with a backslash", c)
 		default:
 			cur.WriteByte(c)
 		}

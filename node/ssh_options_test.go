@@ -1,11 +1,14 @@
 package node
 
 import (
+	"errors"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -206,6 +209,65 @@ func TestSSHOptionsConfigFileRefused(t *testing.T) {
 	}
 	if _, err := ParseSSHOptions("-F /nonexistent/ssh_config"); err == nil {
 		t.Fatal("a missing -F file must be an error")
+	}
+}
+
+// TestSSHOptionsConfigFileSpecial: a -F file that is not a regular file of
+// sane size is refused at once, before it is opened; the test fails rather
+// than hangs if the FIFO is opened after all.
+func TestSSHOptionsConfigFileSpecial(t *testing.T) {
+	dir := t.TempDir()
+	fifo, zero, big := filepath.Join(dir, "fifo"), filepath.Join(dir, "zero"), filepath.Join(dir, "big")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("/dev/zero", zero); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(big, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(big, sshMaxConfigFile+1); err != nil { // sparse
+		t.Fatal(err)
+	}
+	cases := []struct{ why, path, wantErr string }{
+		{"a FIFO would block the open until a writer came", fifo, "-F " + fifo + ": is a named pipe (FIFO), not a regular file"},
+		{"a link to /dev/zero would be read without end", zero, "-F " + zero + ": is a character device, not a regular file"},
+		{"a directory is not a config file", dir, "-F " + dir + ": is a directory, not a regular file"},
+		{"a huge file is a mistake", big, "-F " + big + ": is 16777217 bytes, larger than the 16 MiB an ssh config file may have"},
+	}
+	for _, c := range cases {
+		t.Run(c.why, func(t *testing.T) {
+			done := make(chan error, 1)
+			go func() {
+				_, err := ParseSSHOptions("-F " + c.path)
+				done <- err
+			}()
+			select {
+			case err := <-done:
+				var oe *SSHOptionsError
+				if !errors.As(err, &oe) || oe.Err.Error() != c.wantErr {
+					t.Fatalf("error = %v, want ssh_options: %s", err, c.wantErr)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatal("ParseSSHOptions did not return within 5s")
+			}
+		})
+	}
+}
+
+// TestSSHOptionsError: callers that name the parameter themselves get the
+// reason alone from Err; the text names the parameter for the others.
+func TestSSHOptionsError(t *testing.T) {
+	_, err := ParseSSHOptions("-o ProxyJump=bastion")
+	var oe *SSHOptionsError
+	if !errors.As(err, &oe) || oe.Err.Error() != "-o ProxyJump is not supported by gomha" ||
+		err.Error() != "ssh_options: -o ProxyJump is not supported by gomha" {
+		t.Fatalf("error = %#v", err)
+	}
+	_, err = ParseSSHOptions("-F /nonexistent/ssh_config")
+	if !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("a missing -F file: %v, want fs.ErrNotExist through the error", err)
 	}
 }
 

@@ -7,7 +7,11 @@
 // init_conf_load_script, and finally the [serverN] block itself. Parameters
 // MHA calls "local only" (hostname, ip, ssh_host, ssh_ip, node_label,
 // candidate_master, no_master, ignore_fail, skip_init_ssh_check) are never
-// inherited.
+// inherited; written in a block of defaults they are ignored, with a warning.
+//
+// Boolean parameters are read the way MHA's code reads them (see
+// boolReading): a value other than 0 or 1 gives a warning in
+// Config.Warnings, and a value MHA stops on, or reads both ways, is refused.
 package config
 
 import (
@@ -77,6 +81,10 @@ type Server struct {
 	MasterHangTimeout int    // seconds: master_hang_timeout (0: two ping intervals)
 	FenceOldMaster    string // fence_old_master: kill (default), read_only, none
 	RejoinOldMaster   bool   // rejoin_old_master
+	// HookPasswordArgs (hook_password_args, default 0): pass the MySQL
+	// passwords to hook scripts on their command line, as MHA does
+	// (--orig_master_password=...), for scripts that cannot be changed.
+	HookPasswordArgs bool
 }
 
 // Addr returns "ip:port" (the IP when known, else the hostname), with IPv6
@@ -129,6 +137,14 @@ type Config struct {
 	LogLevel        string
 	CheckReplFilter bool
 	PingType        string
+
+	// Warnings are findings that do not stop Load, one line each in the
+	// form "file: [section] key: what", in the order the files were read:
+	// a boolean value other than 0 or 1 (saying how MHA 0.58 and gomha
+	// read it), a parameter MHA reads only in [server...] blocks written in
+	// a block of defaults (ignored). Commands print them; a nil slice
+	// means there is nothing to say.
+	Warnings []string
 }
 
 // Server finds the server whose hostname or IP is hostOrIP and whose port is port.

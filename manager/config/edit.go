@@ -33,6 +33,10 @@ func EditHost(file string, cmd string, block string, hostname string, params map
 	if !serverBlock.MatchString(block) || strings.ContainsAny(block, "[]") {
 		return fmt.Errorf("edit %s: invalid block name %q", file, block)
 	}
+	data, err := readConfigFile(file) // a FIFO or a device is refused, not read
+	if err != nil {
+		return err
+	}
 	path, err := filepath.EvalSymlinks(file)
 	if err != nil {
 		return fmt.Errorf("edit %s: %w", file, err)
@@ -40,10 +44,6 @@ func EditHost(file string, cmd string, block string, hostname string, params map
 	st, err := os.Stat(path)
 	if err != nil {
 		return fmt.Errorf("edit %s: %w", file, err)
-	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return fmt.Errorf("read %s: %w", file, err)
 	}
 	lines := splitKeepEOL(string(data))
 	switch cmd {

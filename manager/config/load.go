@@ -3,7 +3,9 @@ package config
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"maps"
 	"net"
 	"os"
@@ -39,7 +41,8 @@ var (
 type Options struct {
 	// GlobalFile is the global configuration. "" means DefaultGlobalFile.
 	// As in MHA, a global file that does not exist is skipped (Config.GlobalFile
-	// is then ""), while one that exists but cannot be read or parsed is an error.
+	// is then ""), while one that exists but is not a regular file, cannot be
+	// read or parsed is an error (MHA skips one that is not a regular file).
 	GlobalFile string
 	// NoGlobal skips the global file entirely (for tests).
 	NoGlobal bool
@@ -77,19 +80,22 @@ func (o Options) withDefaults(ctx context.Context) Options {
 // Servers are ordered as MHA orders them: by block name, then, when every
 // [server...] block name has a number after "server", numerically by that
 // first number (this is the tie-break order among candidate masters).
-// Binlog servers are ordered by block name. Every error is an *Error, except
-// a failure to read the application file, which wraps the os error.
+// Binlog servers are ordered by block name. Every file read must be a
+// regular file of at most MaxFileSize bytes. Every error is an *Error, except
+// a failing system call on a file (missing, unreadable), which wraps the os
+// error.
 func Load(ctx context.Context, file string, opts Options) (*Config, error) {
 	o := opts.withDefaults(ctx)
 	app, err := readTiny(file)
 	if err != nil {
 		return nil, err
 	}
-	globalFile, defaults, err := readDefaults(ctx, file, app, o)
+	var warnings []string
+	globalFile, defaults, err := readDefaults(ctx, file, app, o, &warnings)
 	if err != nil {
 		return nil, err
 	}
-	servers, binlogs, err := readBlocks(file, app, defaults, o)
+	servers, binlogs, err := readBlocks(file, app, defaults, o, &warnings)
 	if err != nil {
 		return nil, err
 	}
@@ -103,21 +109,25 @@ func Load(ctx context.Context, file string, opts Options) (*Config, error) {
 		Servers: servers, Binlogs: binlogs,
 		ManagerWorkdir: first.ManagerWorkdir, ManagerLog: first.ManagerLog,
 		LogLevel: first.LogLevel, CheckReplFilter: first.CheckReplFilter, PingType: first.PingType,
+		Warnings: warnings,
 	}, nil
 }
 
 // readDefaults layers the global [server default], the application
-// [server default] and init_conf_load_script's output.
-func readDefaults(ctx context.Context, file string, app *tinyFile, o Options) (string, map[string]string, error) {
+// [server default] and init_conf_load_script's output, adding to warnings.
+func readDefaults(ctx context.Context, file string, app *tinyFile, o Options, warnings *[]string) (string, map[string]string, error) {
 	defaults := map[string]string{}
 	globalFile := ""
 	if !o.NoGlobal {
-		if st, err := os.Stat(o.GlobalFile); err == nil && st.Mode().IsRegular() {
+		// A missing global file is skipped, as in MHA; one that exists must
+		// be a regular file (MHA would skip a FIFO or a directory silently,
+		// leaving out every default it was meant to give).
+		if _, err := os.Stat(o.GlobalFile); !errors.Is(err, fs.ErrNotExist) {
 			g, err := readTiny(o.GlobalFile)
 			if err != nil {
 				return "", nil, err
 			}
-			kv, err := cleanBlock(o.GlobalFile, "server default", g.blocks["server default"])
+			kv, err := cleanBlock(o.GlobalFile, "server default", g.blocks["server default"], true, warnings)
 			if err != nil {
 				return "", nil, err
 			}
@@ -125,13 +135,13 @@ func readDefaults(ctx context.Context, file string, app *tinyFile, o Options) (s
 			merge(defaults, kv)
 		}
 	}
-	kv, err := cleanBlock(file, "server default", app.blocks["server default"])
+	kv, err := cleanBlock(file, "server default", app.blocks["server default"], true, warnings)
 	if err != nil {
 		return "", nil, err
 	}
 	merge(defaults, kv)
 	if script := defaults["init_conf_load_script"]; script != "" {
-		kv, err := runInitScript(ctx, file, script, o)
+		kv, err := runInitScript(ctx, file, script, o, warnings)
 		if err != nil {
 			return "", nil, err
 		}
@@ -140,7 +150,7 @@ func readDefaults(ctx context.Context, file string, app *tinyFile, o Options) (s
 	return globalFile, defaults, nil
 }
 
-func runInitScript(ctx context.Context, file, script string, o Options) (map[string]string, error) {
+func runInitScript(ctx context.Context, file, script string, o Options, warnings *[]string) (map[string]string, error) {
 	out, err := o.RunScript(ctx, script)
 	if err != nil {
 		return nil, &Error{File: file, Section: "server default", Key: "init_conf_load_script", Msg: "script failed", Err: err}
@@ -158,26 +168,49 @@ func runInitScript(ctx context.Context, file, script string, o Options) (map[str
 		}
 		raw[strings.TrimSpace(name)] = value
 	}
-	return cleanBlock(file, scriptSection, raw)
+	return cleanBlock(file, scriptSection, raw, true, warnings)
 }
 
 // cleanBlock removes MHA's quotes from every value and checks every key and
-// value, so that an error names the file and block where it was written.
-func cleanBlock(file, section string, raw map[string]string) (map[string]string, error) {
+// value, so that an error or a warning names the file and block where it was
+// written. In a block of defaults ([server default], the script's output) a
+// parameter MHA reads only in [server...] blocks is ignored, as MHA does,
+// with a warning.
+func cleanBlock(file, section string, raw map[string]string, defaults bool, warnings *[]string) (map[string]string, error) {
 	kv := make(map[string]string, len(raw))
 	for _, key := range slices.Sorted(maps.Keys(raw)) {
 		p, ok := lookupParam(key)
 		if !ok {
 			return nil, &Error{File: file, Section: section, Key: key, Msg: "unknown parameter"}
 		}
+		if defaults && p.local {
+			*warnings = append(*warnings, warning(file, section, key,
+				"read only in [server...] and [binlog...] blocks: ignored here, by MHA 0.58 as by gomha"))
+			continue
+		}
 		v := stripQuotes(raw[key])
 		var scratch Server
 		if err := p.set(&scratch, v); err != nil {
 			return nil, &Error{File: file, Section: section, Key: key, Msg: err.Error()}
 		}
+		if p.check != nil {
+			note, err := p.check(v)
+			if err != nil {
+				return nil, &Error{File: file, Section: section, Key: key, Msg: err.Error()}
+			}
+			if note != "" {
+				*warnings = append(*warnings, warning(file, section, key, note))
+			}
+		}
 		kv[key] = v
 	}
 	return kv, nil
+}
+
+// warning renders a finding that does not stop Load the way *Error renders
+// an error: "file: [section] key: msg", on one line.
+func warning(file, section, key, msg string) string {
+	return (&Error{File: file, Section: section, Key: key, Msg: msg}).Error()
 }
 
 func merge(dst, src map[string]string) {
@@ -187,8 +220,8 @@ func merge(dst, src map[string]string) {
 }
 
 // readBlocks validates every block of the application file and builds the
-// servers (in MHA's order) and binlog servers.
-func readBlocks(file string, app *tinyFile, defaults map[string]string, o Options) ([]Server, []BinlogServer, error) {
+// servers (in MHA's order) and binlog servers, adding to warnings.
+func readBlocks(file string, app *tinyFile, defaults map[string]string, o Options, warnings *[]string) ([]Server, []BinlogServer, error) {
 	var serverNames, binlogNames []string
 	blocks := map[string]map[string]string{}
 	for _, name := range slices.Sorted(maps.Keys(app.blocks)) {
@@ -205,7 +238,7 @@ func readBlocks(file string, app *tinyFile, defaults map[string]string, o Option
 			return nil, nil, &Error{File: file, Section: name,
 				Msg: `invalid block name (use "server default", server<name> or binlog<name>)`}
 		}
-		kv, err := cleanBlock(file, name, app.blocks[name])
+		kv, err := cleanBlock(file, name, app.blocks[name], false, warnings)
 		if err != nil {
 			return nil, nil, err
 		}

@@ -54,6 +54,11 @@ func TestLoadApp1(t *testing.T) {
 		cfg.LogLevel != "debug" || !cfg.CheckReplFilter || cfg.PingType != "SELECT" {
 		t.Errorf("app-wide values wrong: %+v", cfg)
 	}
+	wantWarnings := []string{filepath.Join("testdata", "app1.cnf") +
+		": [server default] candidate_master: read only in [server...] and [binlog...] blocks: ignored here, by MHA 0.58 as by gomha"}
+	if !slices.Equal(cfg.Warnings, wantWarnings) {
+		t.Errorf("Warnings = %q, want %q", cfg.Warnings, wantWarnings)
+	}
 	var names []string
 	for _, s := range cfg.Servers {
 		names = append(names, s.Name)
@@ -87,6 +92,7 @@ func equalBinlog(a, b BinlogServer) bool { return reflect.DeepEqual(a, b) }
 // TestGlobalFileChoice covers how the global file is found.
 func TestGlobalFileChoice(t *testing.T) {
 	app := filepath.Join("testdata", "app1.cnf")
+	globalDir := t.TempDir()
 	cases := []struct {
 		why        string
 		global     string
@@ -94,7 +100,8 @@ func TestGlobalFileChoice(t *testing.T) {
 		wantErr    string
 	}{
 		{"a missing global file is skipped, as in MHA", filepath.Join(t.TempDir(), "none.cnf"), "", ""},
-		{"a directory is not a global file (MHA's -f test)", t.TempDir(), "", ""},
+		{"a global file that exists must be a regular file (MHA would skip a directory, leaving out its defaults)",
+			globalDir, "", globalDir + ": is a directory, not a regular file"},
 		{"an existing global file is read", filepath.Join("testdata", "masterha_default.cnf"), filepath.Join("testdata", "masterha_default.cnf"), ""},
 		{"a bad key in the global [server default] names the global file",
 			filepath.Join("testdata", "broken", "bad_global.cnf"), "", "testdata/broken/bad_global.cnf: [server default] pasword: unknown parameter"},
@@ -133,7 +140,7 @@ func TestBrokenFiles(t *testing.T) {
 		{"no_hostname.cnf", "server3", "", "hostname is required"},
 		{"unknown_key.cnf", "server1", "foo", "unknown parameter"},
 		{"key_case.cnf", "server1", "Password", "unknown parameter"},
-		{"bad_bool.cnf", "server default", "candidate_master", `"maybe" is not a boolean (use 0/1)`},
+		{"bad_bool.cnf", "server1", "candidate_master", `"maybe" is not 0 or 1, and MHA 0.58 stops on it (a Perl error: not a number) where it compares it with 1; write 0 or 1`},
 		{"dup_host.cnf", "", "", "[server1] and [server3] both use 127.0.0.11:3306"},
 		{"no_servers.cnf", "", "", "no [server...] block is defined"},
 		{"bad_ping_type.cnf", "server default", "ping_type", `"PONG" is not a ping type (use CONNECT, SELECT or INSERT)`},
@@ -183,16 +190,17 @@ func TestErrorFormat(t *testing.T) {
 	}
 }
 
-// TestReadErrors: an unreadable application file is an I/O error naming the file.
+// TestReadErrors: a missing application file is an I/O error naming the
+// file; a directory is a configuration error (see TestSpecialFilesRefused).
 func TestReadErrors(t *testing.T) {
 	missing := filepath.Join(t.TempDir(), "app9.cnf")
 	_, err := Load(context.Background(), missing, testOptions())
-	if !errors.Is(err, fs.ErrNotExist) || !strings.HasPrefix(err.Error(), "read "+missing+": open ") {
+	if !errors.Is(err, fs.ErrNotExist) || !strings.HasPrefix(err.Error(), "read "+missing+": ") {
 		t.Errorf("missing file: %v", err)
 	}
 	dir := t.TempDir()
 	_, err = Load(context.Background(), dir, testOptions())
-	if err == nil || !strings.HasPrefix(err.Error(), "read "+dir+": ") {
+	if err == nil || err.Error() != dir+": is a directory, not a regular file" {
 		t.Errorf("directory: %v", err)
 	}
 }
@@ -235,6 +243,45 @@ func TestResolve(t *testing.T) {
 	}
 	if got := (Server{Hostname: "db1", Port: 3307}).Addr(); got != "db1:3307" {
 		t.Errorf("Addr without IP = %q", got)
+	}
+}
+
+// TestIPMustBeAnAddress: ip ends up in commands run on the replicas' hosts,
+// so anything but an IP address is a one-line error naming the key.
+func TestIPMustBeAnAddress(t *testing.T) {
+	dir := t.TempDir()
+	cases := []struct {
+		why, value, wantIP, wantMsg string
+	}{
+		{"an IPv4 address", "10.0.0.5", "10.0.0.5", ""},
+		{"an IPv6 address", "2001:db8::5", "2001:db8::5", ""},
+		{"quotes are removed first, as MHA does", `"10.0.0.6"`, "10.0.0.6", ""},
+		{"empty: hostname is resolved, as in MHA", "", "127.0.0.1", ""},
+		{"a host name is not an address", "db1.example.com", "", `"db1.example.com" is not an IP address (a host name belongs in hostname)`},
+		{"a shell command after an address", "10.0.0.5;reboot", "", `"10.0.0.5;reboot" is not an IP address (a host name belongs in hostname)`},
+		{"an option smuggled in", "10.0.0.5 -oProxyCommand=x", "", `"10.0.0.5 -oProxyCommand=x" is not an IP address (a host name belongs in hostname)`},
+		{"an octet out of range", "10.0.0.256", "", `"10.0.0.256" is not an IP address (a host name belongs in hostname)`},
+		{"leading zeros are ambiguous (octal for some tools)", "10.0.0.05", "", `"10.0.0.05" is not an IP address (a host name belongs in hostname)`},
+		{"an IPv6 zone is not part of an address", "fe80::1%eth0", "", `"fe80::1%eth0" is not an IP address (a host name belongs in hostname)`},
+		{"blanks kept by quotes", `" 10.0.0.5"`, "", `" 10.0.0.5" is not an IP address (a host name belongs in hostname)`},
+	}
+	for _, c := range cases {
+		file := writeFile(t, dir, "ip.cnf", "[server1]\nhostname=h1\nip="+c.value+"\n")
+		cfg, err := Load(context.Background(), file, testOptions())
+		if c.wantMsg == "" {
+			if err != nil || cfg.Servers[0].IP != c.wantIP {
+				t.Errorf("%s: ip=%s: err %v", c.why, c.value, err)
+			}
+			continue
+		}
+		if err == nil {
+			t.Errorf("%s: ip=%s accepted", c.why, c.value)
+			continue
+		}
+		ce := asConfigError(t, err)
+		if ce.File != file || ce.Section != "server1" || ce.Key != "ip" || ce.Msg != c.wantMsg || strings.Contains(err.Error(), "\n") {
+			t.Errorf("%s: got %q", c.why, err)
+		}
 	}
 }
 
@@ -299,12 +346,20 @@ func TestInitConfLoadScript(t *testing.T) {
 		}
 	}
 
+	// A script that writes without end is stopped at the limit of a
+	// configuration file, not when memory runs out.
+	app = writeFile(t, dir, "yes.cnf", "[server default]\ninit_conf_load_script="+script("exec yes password=x\n")+"\n[server1]\nhostname=h1\n")
+	_, err := loadWithin(t, 20*time.Second, app, testOptions())
+	if err == nil || !strings.Contains(err.Error(), "init_conf_load_script: script failed: run init_conf_load_script: its output is larger than 16 MiB") {
+		t.Errorf("endless script: %v", err)
+	}
+
 	// A hung script is stopped by the context deadline.
 	app = writeFile(t, dir, "hang.cnf", "[server default]\ninit_conf_load_script="+script("exec sleep 30\n")+"\n[server1]\nhostname=h1\n")
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	_, err := Load(ctx, app, testOptions())
+	_, err = Load(ctx, app, testOptions())
 	if !errors.Is(err, context.DeadlineExceeded) || time.Since(start) > 1500*time.Millisecond {
 		t.Errorf("hung script: err %v after %s", err, time.Since(start))
 	}

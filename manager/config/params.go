@@ -1,11 +1,15 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"math"
+	"net"
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/gomha/gomha/node"
 )
 
 // param is one of MHA's 42 parameters: how to store a raw value into a
@@ -21,6 +25,10 @@ type param struct {
 	emptyIsDefault bool
 	set            func(s *Server, v string) error
 	get            func(s *Server) string
+	// check, when set, is run once on each value where it is written (set
+	// runs for every server that inherits it): it refuses a value set does
+	// not, or returns a note for Config.Warnings.
+	check func(v string) (note string, err error)
 }
 
 const (
@@ -31,7 +39,7 @@ const (
 // params is MHA 0.58's @PARAM_ARRAY, in its order. It is never modified.
 var params = []param{
 	strParam("hostname", local, func(s *Server) *string { return &s.Hostname }),
-	strParam("ip", local, func(s *Server) *string { return &s.IP }),
+	{name: "ip", local: true, set: setIP, get: func(s *Server) string { return s.IP }},
 	intParam("port", inherit, 1, 65535, func(s *Server) *int { return &s.Port }),
 	strParam("ssh_host", local, func(s *Server) *string { return &s.SSHHost }),
 	// ssh_ip is accepted but ignored, as in MHA: it is always resolved from ssh_host.
@@ -39,15 +47,15 @@ var params = []param{
 	intParam("ssh_port", inherit, 1, 65535, func(s *Server) *int { return &s.SSHPort }),
 	intParam("ssh_connection_timeout", inherit, 1, math.MaxInt32, func(s *Server) *int { return &s.SSHConnectionTimeout }),
 	{name: "ssh_options", set: func(s *Server, v string) error {
-		s.SSHOptions = strings.NewReplacer(`'`, "", `"`, "").Replace(v) // MHA removes every quote
+		s.SSHOptions = mhaSSHOptions(v)
 		return nil
-	}, get: func(s *Server) string { return s.SSHOptions }},
+	}, get: func(s *Server) string { return s.SSHOptions }, check: checkSSHOptions},
 	strParam("node_label", local, func(s *Server) *string { return &s.NodeLabel }),
-	boolParam("candidate_master", local, func(s *Server) *bool { return &s.CandidateMaster }),
-	boolParam("no_master", local, func(s *Server) *bool { return &s.NoMaster }),
-	boolParam("ignore_fail", local, func(s *Server) *bool { return &s.IgnoreFail }),
-	boolParam("skip_init_ssh_check", local, func(s *Server) *bool { return &s.SkipInitSSHCheck }),
-	boolParam("skip_reset_slave", inherit, func(s *Server) *bool { return &s.SkipResetSlave }),
+	boolParam("candidate_master", local, perlNumber, func(s *Server) *bool { return &s.CandidateMaster }),
+	boolParam("no_master", local, perlNumber, func(s *Server) *bool { return &s.NoMaster }),
+	boolParam("ignore_fail", local, perlTruth, func(s *Server) *bool { return &s.IgnoreFail }),
+	boolParam("skip_init_ssh_check", local, perlTruth, func(s *Server) *bool { return &s.SkipInitSSHCheck }),
+	boolParam("skip_reset_slave", inherit, perlTruth, func(s *Server) *bool { return &s.SkipResetSlave }),
 	emptyDefault(strParam("user", inherit, func(s *Server) *string { return &s.User })),
 	{name: "password", set: func(s *Server, v string) error { s.Password = Secret(v); return nil },
 		get: func(s *Server) string { return s.Password.String() }},
@@ -57,9 +65,9 @@ var params = []param{
 		s.ReplPassword, s.ReplPasswordSet = Secret(v), v != ""
 		return nil
 	}, get: func(s *Server) string { return s.ReplPassword.String() }},
-	boolParam("disable_log_bin", inherit, func(s *Server) *bool { return &s.DisableLogBin }),
+	boolParam("disable_log_bin", inherit, nodeInteger, func(s *Server) *bool { return &s.DisableLogBin }),
 	strParam("master_pid_file", inherit, func(s *Server) *string { return &s.MasterPIDFile }),
-	boolParam("handle_raw_binlog", inherit, func(s *Server) *bool { return &s.HandleRawBinlog }),
+	boolParam("handle_raw_binlog", inherit, nodeInteger, func(s *Server) *bool { return &s.HandleRawBinlog }),
 	emptyDefault(strParam("ssh_user", inherit, func(s *Server) *string { return &s.SSHUser })),
 	emptyDefault(strParam("remote_workdir", inherit, func(s *Server) *string { return &s.RemoteWorkdir })),
 	emptyDefault(param{name: "master_binlog_dir", set: func(s *Server, v string) error {
@@ -69,10 +77,10 @@ var params = []param{
 	emptyDefault(strParam("log_level", inherit, func(s *Server) *string { return &s.LogLevel })),
 	emptyDefault(strParam("manager_workdir", inherit, func(s *Server) *string { return &s.ManagerWorkdir })),
 	strParam("manager_log", inherit, func(s *Server) *string { return &s.ManagerLog }),
-	boolParam("check_repl_delay", inherit, func(s *Server) *bool { return &s.CheckReplDelay }),
-	boolParam("check_repl_filter", inherit, func(s *Server) *bool { return &s.CheckReplFilter }),
-	boolParam("latest_priority", inherit, func(s *Server) *bool { return &s.LatestPriority }),
-	boolParam("multi_tier_slave", inherit, func(s *Server) *bool { return &s.MultiTierSlave }),
+	boolParam("check_repl_delay", inherit, perlTruth, func(s *Server) *bool { return &s.CheckReplDelay }),
+	boolParam("check_repl_filter", inherit, perlTruth, func(s *Server) *bool { return &s.CheckReplFilter }),
+	boolParam("latest_priority", inherit, perlTruth, func(s *Server) *bool { return &s.LatestPriority }),
+	boolParam("multi_tier_slave", inherit, perlTruth, func(s *Server) *bool { return &s.MultiTierSlave }),
 	intParam("ping_interval", inherit, 1, math.MaxInt32, func(s *Server) *int { return &s.PingInterval }),
 	{name: "ping_type", set: setPingType, get: func(s *Server) string { return s.PingType }},
 	strParam("secondary_check_script", inherit, func(s *Server) *string { return &s.SecondaryCheckScript }),
@@ -83,11 +91,13 @@ var params = []param{
 	strParam("init_conf_load_script", inherit, func(s *Server) *string { return &s.InitConfLoadScript }),
 	strParam("client_bindir", inherit, func(s *Server) *string { return &s.ClientBindir }),
 	strParam("client_libdir", inherit, func(s *Server) *string { return &s.ClientLibdir }),
-	boolParam("use_gtid_auto_pos", inherit, func(s *Server) *bool { return &s.UseGTIDAutoPos }),
+	boolParam("use_gtid_auto_pos", inherit, perlTruth, func(s *Server) *bool { return &s.UseGTIDAutoPos }),
 }
 
 // gomhaParams are gomha's own parameters, beyond MHA's: MHA's reader
 // would refuse them, so a configuration that uses them is gomha's only.
+// They follow MHA's rules for numbers (decimal digits, no sign); their
+// booleans take 0 and 1 only, as no MHA reading binds them.
 var gomhaParams = []param{
 	// relay_wait_timeout bounds, in seconds, the wait for every replica to
 	// apply what it received before the failover compares them, and each
@@ -95,8 +105,9 @@ var gomhaParams = []param{
 	intParam("relay_wait_timeout", inherit, 1, math.MaxInt32, func(s *Server) *int { return &s.RelayWaitTimeout }),
 	// master_hang_timeout is how long, in seconds, a master that accepts
 	// connections but does not answer (hung, frozen, unreachable) is
-	// tolerated before it may count as dead (0: two ping intervals).
-	intParam("master_hang_timeout", inherit, 1, math.MaxInt32, func(s *Server) *int { return &s.MasterHangTimeout }),
+	// tolerated before it may count as dead (0, the default: two ping
+	// intervals; 0 may be written too).
+	intParam("master_hang_timeout", inherit, 0, math.MaxInt32, func(s *Server) *int { return &s.MasterHangTimeout }),
 	// fence_old_master: how a dead master whose host still answers SSH is
 	// fenced: kill (its mysqld, over SSH), read_only, or none.
 	{name: "fence_old_master", set: func(s *Server, v string) error {
@@ -110,7 +121,12 @@ var gomhaParams = []param{
 	// rejoin_old_master: an old master that comes back after a failover
 	// becomes a replica of the new one when it holds nothing the new one
 	// lacks; otherwise it is only kept read-only.
-	boolParam("rejoin_old_master", inherit, func(s *Server) *bool { return &s.RejoinOldMaster }),
+	boolParam("rejoin_old_master", inherit, gomhaBool, func(s *Server) *bool { return &s.RejoinOldMaster }),
+	// hook_password_args: hook scripts get the MySQL passwords on their
+	// command line (--orig_master_password=..., --new_master_password=...),
+	// as MHA passes them, for scripts that cannot be changed. Off by
+	// default: any local user can read a command line.
+	boolParam("hook_password_args", inherit, gomhaBool, func(s *Server) *bool { return &s.HookPasswordArgs }),
 }
 
 // allParams is MHA's parameters, then gomha's.
@@ -158,10 +174,10 @@ func strParam(name string, isLocal bool, field func(*Server) *string) param {
 		get: func(s *Server) string { return *field(s) }}
 }
 
-func boolParam(name string, isLocal bool, field func(*Server) *bool) param {
+func boolParam(name string, isLocal bool, r boolReading, field func(*Server) *bool) param {
 	return param{name: name, local: isLocal,
 		set: func(s *Server, v string) error {
-			b, err := parseBool(v)
+			b, _, err := readBool(r, v)
 			if err != nil {
 				return err
 			}
@@ -173,6 +189,10 @@ func boolParam(name string, isLocal bool, field func(*Server) *bool) param {
 				return "1"
 			}
 			return "0"
+		},
+		check: func(v string) (string, error) {
+			_, note, err := readBool(r, v)
+			return note, err
 		}}
 }
 
@@ -189,18 +209,6 @@ func intParam(name string, isLocal bool, lo, hi int, field func(*Server) *int) p
 		get: func(s *Server) string { return strconv.Itoa(*field(s)) }}
 }
 
-// parseBool accepts MHA's 0/1 and, as a convenience, yes/no, true/false and
-// on/off in any case. An empty value is false, as in Perl.
-func parseBool(v string) (bool, error) {
-	switch strings.ToLower(v) {
-	case "1", "yes", "true", "on":
-		return true, nil
-	case "0", "", "no", "false", "off":
-		return false, nil
-	}
-	return false, fmt.Errorf("%q is not a boolean (use 0/1)", v)
-}
-
 // parseInt accepts decimal digits only (MHA rejects signs and blanks).
 func parseInt(v string, lo, hi int) (int, error) {
 	if v == "" || strings.Trim(v, "0123456789") != "" {
@@ -214,6 +222,34 @@ func parseInt(v string, lo, hi int) (int, error) {
 		return 0, fmt.Errorf("%q is out of range (%d-%d)", v, lo, hi)
 	}
 	return n, nil
+}
+
+// mhaSSHOptions removes every quote from ssh_options, as MHA does before
+// its shell splits the options.
+func mhaSSHOptions(v string) string { return strings.NewReplacer(`'`, "", `"`, "").Replace(v) }
+
+// checkSSHOptions parses ssh_options as the SSH commands will (node's
+// parser), so that an option gomha refuses (ProxyCommand, ProxyJump, a
+// forwarding, a $ expansion...) or a bad -F file stops Load, naming the
+// place where it is written, rather than a later SSH command. It reads the
+// -F file; it dials nothing.
+func checkSSHOptions(v string) (string, error) {
+	_, err := node.ParseSSHOptions(mhaSSHOptions(v))
+	if oe := (*node.SSHOptionsError)(nil); errors.As(err, &oe) {
+		return "", oe.Err // the key is named by the caller
+	}
+	return "", err
+}
+
+// setIP accepts an IPv4 or IPv6 address only: the value ends up in commands
+// run on the replicas' hosts, so a name or anything else is refused (MHA
+// would use it as written). An IPv6 zone (%eth0) is refused too.
+func setIP(s *Server, v string) error {
+	if v != "" && net.ParseIP(v) == nil { // empty: resolve hostname, as in MHA
+		return fmt.Errorf("%q is not an IP address (a host name belongs in hostname)", v)
+	}
+	s.IP = v
+	return nil
 }
 
 func setPingType(s *Server, v string) error {

@@ -30,12 +30,12 @@ var paramCases = []paramCase{
 	{"ssh_ip", true, func(s Server) any { return s.SSHIP }, "127.0.0.1", "10.1.1.1", "127.0.0.1"}, // accepted, ignored
 	{"ssh_port", false, func(s Server) any { return s.SSHPort }, 22, "2222", 2222},
 	{"ssh_connection_timeout", false, func(s Server) any { return s.SSHConnectionTimeout }, 5, "9", 9},
-	{"ssh_options", false, func(s Server) any { return s.SSHOptions }, "", `-i "/k ey" -o 'A=b'`, "-i /k ey -o A=b"},
+	{"ssh_options", false, func(s Server) any { return s.SSHOptions }, "", `-i "/k" -o 'ConnectTimeout=3'`, "-i /k -o ConnectTimeout=3"},
 	{"node_label", true, func(s Server) any { return s.NodeLabel }, "", "dc2 replica", "dc2 replica"},
 	{"candidate_master", true, func(s Server) any { return s.CandidateMaster }, false, "1", true},
-	{"no_master", true, func(s Server) any { return s.NoMaster }, false, "yes", true},
-	{"ignore_fail", true, func(s Server) any { return s.IgnoreFail }, false, "TRUE", true},
-	{"skip_init_ssh_check", true, func(s Server) any { return s.SkipInitSSHCheck }, false, "on", true},
+	{"no_master", true, func(s Server) any { return s.NoMaster }, false, "1", true},
+	{"ignore_fail", true, func(s Server) any { return s.IgnoreFail }, false, "1", true},
+	{"skip_init_ssh_check", true, func(s Server) any { return s.SkipInitSSHCheck }, false, "1", true},
 	{"skip_reset_slave", false, func(s Server) any { return s.SkipResetSlave }, false, "1", true},
 	{"user", false, func(s Server) any { return s.User }, "root", "mha", "mha"},
 	{"password", false, func(s Server) any { return s.Password.Reveal() }, "", `pa ss#w"rd`, `pa ss#w"rd`},
@@ -50,9 +50,9 @@ var paramCases = []paramCase{
 	{"log_level", false, func(s Server) any { return s.LogLevel }, "info", "debug", "debug"},
 	{"manager_workdir", false, func(s Server) any { return s.ManagerWorkdir }, "/var/tmp", "/var/log/masterha/app1", "/var/log/masterha/app1"},
 	{"manager_log", false, func(s Server) any { return s.ManagerLog }, "", "/var/log/masterha/app1.log", "/var/log/masterha/app1.log"},
-	{"check_repl_delay", false, func(s Server) any { return s.CheckReplDelay }, true, "no", false},
+	{"check_repl_delay", false, func(s Server) any { return s.CheckReplDelay }, true, "0", false},
 	{"check_repl_filter", false, func(s Server) any { return s.CheckReplFilter }, true, "0", false},
-	{"latest_priority", false, func(s Server) any { return s.LatestPriority }, true, "off", false},
+	{"latest_priority", false, func(s Server) any { return s.LatestPriority }, true, "0", false},
 	{"multi_tier_slave", false, func(s Server) any { return s.MultiTierSlave }, false, "1", true},
 	{"ping_interval", false, func(s Server) any { return s.PingInterval }, 3, "10", 10},
 	{"ping_type", false, func(s Server) any { return s.PingType }, "SELECT", "insert", "INSERT"},
@@ -91,6 +91,7 @@ var gomhaParamCases = []paramCase{
 	{"master_hang_timeout", false, func(s Server) any { return s.MasterHangTimeout }, 0, "6", 6},
 	{"fence_old_master", false, func(s Server) any { return s.FenceOldMaster }, "kill", "READ_ONLY", "read_only"},
 	{"rejoin_old_master", false, func(s Server) any { return s.RejoinOldMaster }, false, "1", true},
+	{"hook_password_args", false, func(s Server) any { return s.HookPasswordArgs }, false, "1", true},
 }
 
 // TestGomhaParameters: gomha's parameters are read and inherited like
@@ -100,11 +101,41 @@ func TestGomhaParameters(t *testing.T) {
 	for _, c := range gomhaParamCases {
 		checkLayers(t, dir, c)
 	}
-	for _, bad := range []string{"0", "1h", "-5"} {
-		app := writeFile(t, dir, "app1.cnf", "[server default]\nrelay_wait_timeout="+bad+"\n[server1]\nhostname=h1\n")
-		_, err := Load(context.Background(), app, testOptions())
-		if err == nil || !strings.Contains(err.Error(), "relay_wait_timeout") {
-			t.Errorf("relay_wait_timeout=%s: err %v, want an error naming the parameter", bad, err)
+	cases := []struct {
+		why, line, wantMsg string // wantMsg "" = accepted
+	}{
+		{"a positive number of seconds", "relay_wait_timeout=120", ""},
+		{"no wait at all is not a bound", "relay_wait_timeout=0", `"0" is not a positive integer`},
+		{"units are not MHA's syntax for numbers", "relay_wait_timeout=1h", `"1h" is not a number`},
+		{"nor are signs", "relay_wait_timeout=-5", `"-5" is not a number`},
+		{"0 is master_hang_timeout's default (two ping intervals), so it may be written", "master_hang_timeout=0", ""},
+		{"a sign is refused there too", "master_hang_timeout=+6", `"+6" is not a number`},
+		{"0 and 1 only for gomha's booleans: no MHA reading to follow", "rejoin_old_master=yes",
+			`"yes" is not 0 or 1 (gomha's own parameter takes no other value)`},
+		{"'no' would be true by MHA's rule: refused rather than read as on", "rejoin_old_master=no",
+			`"no" is not 0 or 1 (gomha's own parameter takes no other value)`},
+		{"empty is not 0", "rejoin_old_master=", `"" is not 0 or 1 (gomha's own parameter takes no other value)`},
+		{"hook_password_args=true would put passwords in ps by mistake", "hook_password_args=true",
+			`"true" is not 0 or 1 (gomha's own parameter takes no other value)`},
+		{"hook_password_args=0 is the default written out", "hook_password_args=0", ""},
+		{"fencing modes are words", "fence_old_master=shoot", `"shoot" is not a fencing mode (use kill, read_only or none)`},
+	}
+	for _, c := range cases {
+		app := writeFile(t, dir, "app1.cnf", "[server default]\n"+c.line+"\n[server1]\nhostname=h1\n")
+		cfg, err := Load(context.Background(), app, testOptions())
+		if c.wantMsg == "" {
+			if err != nil || cfg.Warnings != nil {
+				t.Errorf("%s: %s: err %v, warnings %q", c.why, c.line, err, cfg.Warnings)
+			}
+			continue
+		}
+		if err == nil {
+			t.Errorf("%s: %s accepted", c.why, c.line)
+			continue
+		}
+		ce := asConfigError(t, err)
+		if key, _, _ := strings.Cut(c.line, "="); ce.Section != "server default" || ce.Key != key || ce.Msg != c.wantMsg {
+			t.Errorf("%s: %s: got %q", c.why, c.line, err)
 		}
 	}
 }
@@ -167,24 +198,6 @@ func TestEmptyValues(t *testing.T) {
 	}
 	if s2.User != "" || s2.ReplPasswordSet {
 		t.Errorf("server2: user %q ReplPasswordSet %v", s2.User, s2.ReplPasswordSet)
-	}
-}
-
-// TestBooleans: 0/1 as in MHA plus yes/no, true/false, on/off in any case.
-func TestBooleans(t *testing.T) {
-	for _, c := range []struct {
-		in   string
-		want bool
-		ok   bool
-	}{
-		{"1", true, true}, {"0", false, true}, {"", false, true}, {"Yes", true, true}, {"NO", false, true},
-		{"true", true, true}, {"False", false, true}, {"ON", true, true}, {"off", false, true},
-		{"2", false, false}, {"maybe", false, false}, {" 1", false, false},
-	} {
-		got, err := parseBool(c.in)
-		if got != c.want || (err == nil) != c.ok {
-			t.Errorf("parseBool(%q) = %v, %v", c.in, got, err)
-		}
 	}
 }
 

@@ -2,7 +2,6 @@ package config
 
 import (
 	"fmt"
-	"os"
 	"regexp"
 	"strings"
 )
@@ -40,12 +39,13 @@ type tinyFile struct {
 	blocks map[string]map[string]string
 }
 
-// readTiny reads and parses file. A read error is returned as is (wrapped
-// with the file name); a syntax error is an *Error.
+// readTiny reads and parses file. A failing system call is returned wrapped
+// with the file name; a file that is not a regular file of sane size (see
+// readConfigFile) and a syntax error are *Error.
 func readTiny(file string) (*tinyFile, error) {
-	data, err := os.ReadFile(file)
+	data, err := readConfigFile(file)
 	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", file, err)
+		return nil, err
 	}
 	t, line := parseTiny(string(data))
 	if line > 0 {
