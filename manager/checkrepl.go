@@ -90,6 +90,10 @@ func CheckRepl(ctx context.Context, cfg *config.Config, opts CheckReplOptions, c
 			con.Errorf("Checking replication health on %s.. NOT OK.", n.Server.Label())
 		}
 	}
+	for _, p := range hookPasswordProblems(cfg) {
+		a.Problems = append(a.Problems, p)
+		logProblem(con, p)
+	}
 	if a.Master != nil && a.Master.Alive() {
 		checkHookStatus(ctx, cfg, a, opts.HookTimeout, con)
 	}

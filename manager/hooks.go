@@ -14,7 +14,8 @@ import (
 
 // Hooks runs MHA's scripts with MHA's arguments (MHA.md section 5); it
 // implements failover.Hooks. Passwords travel in the environment
-// (MHA_NEW_MASTER_PASSWORD, ...), never on a command line.
+// (MHA_NEW_MASTER_PASSWORD, ...), and on the command line only with
+// hook_password_args=1.
 type Hooks struct {
 	cfg    *config.Config
 	Runner hook.Runner
@@ -22,7 +23,13 @@ type Hooks struct {
 
 // NewHooks returns Hooks for cfg with a per-script timeout.
 func NewHooks(cfg *config.Config, timeout time.Duration) *Hooks {
-	return &Hooks{cfg: cfg, Runner: hook.Runner{Timeout: timeout}}
+	return &Hooks{cfg: cfg, Runner: hook.Runner{Timeout: timeout, PasswordArgs: passwordArgs(cfg)}}
+}
+
+// passwordArgs is hook_password_args, read like the other cluster-wide
+// settings from the first server.
+func passwordArgs(cfg *config.Config) bool {
+	return len(cfg.Servers) > 0 && cfg.Servers[0].HookPasswordArgs
 }
 
 var _ failover.Hooks = (*Hooks)(nil)

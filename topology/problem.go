@@ -50,6 +50,7 @@ const (
 	ProblemFlavorMix           ProblemCode = "flavor_mix"
 	ProblemErrantGTID          ProblemCode = "errant_gtid"
 	ProblemHookStatus          ProblemCode = "hook_status_failed"
+	ProblemHookPassword        ProblemCode = "hook_password"
 )
 
 // Problem is one finding about the cluster.

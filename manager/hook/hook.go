@@ -6,7 +6,9 @@
 // arguments); gomha's arguments are appended as separate words, never
 // interpolated into the shell text. Secrets (passwords) are not put on the
 // command line: they are passed in the environment, under the MHA option name
-// upper-cased, e.g. MHA_NEW_MASTER_PASSWORD.
+// upper-cased, e.g. MHA_NEW_MASTER_PASSWORD. A Runner with PasswordArgs also
+// puts them on the command line, as MHA does, for scripts that cannot be
+// changed; the logged command line shows them masked.
 package hook
 
 import (
@@ -43,7 +45,13 @@ type Result struct {
 // Runner runs scripts with a deadline.
 type Runner struct {
 	Timeout time.Duration // default 60 s
+	// PasswordArgs also passes secrets as --name=value words (MHA's way,
+	// readable by every local user in ps); they stay in the environment.
+	PasswordArgs bool
 }
+
+// masked replaces a secret's value in logged command lines.
+const masked = "xxx"
 
 // ErrTimeout is returned when a script outlives its deadline; it is killed
 // with its whole process group.
@@ -57,8 +65,8 @@ func (r Runner) Run(ctx context.Context, script string, args []Arg) (Result, err
 	if timeout <= 0 {
 		timeout = 60 * time.Second
 	}
-	words, env := build(args)
-	res := Result{Script: script, Args: words}
+	words, logged, env := build(args, r.PasswordArgs)
+	res := Result{Script: script, Args: logged}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "/bin/sh", append([]string{"-c", script + ` "$@"`, "sh"}, words...)...)
@@ -93,18 +101,26 @@ func (r Runner) Run(ctx context.Context, script string, args []Arg) (Result, err
 	return res, nil
 }
 
-func build(args []Arg) (words, env []string) {
+// build returns the words to run the script with, the same words as
+// logged (secrets masked) and the environment additions.
+func build(args []Arg, passwordArgs bool) (words, logged, env []string) {
 	for _, a := range args {
 		switch {
 		case a.Secret:
 			env = append(env, "MHA_"+strings.ToUpper(a.Name)+"="+a.Value)
+			if passwordArgs {
+				words = append(words, "--"+a.Name+"="+a.Value)
+				logged = append(logged, "--"+a.Name+"="+masked)
+			}
 		case a.Flag:
 			words = append(words, "--"+a.Name)
+			logged = append(logged, "--"+a.Name)
 		default:
 			words = append(words, "--"+a.Name+"="+a.Value)
+			logged = append(logged, "--"+a.Name+"="+a.Value)
 		}
 	}
-	return words, env
+	return words, logged, env
 }
 
 // String renders the command line as logged: script and arguments; secrets

@@ -42,6 +42,26 @@ func TestRunArgumentsAndSecrets(t *testing.T) {
 	}
 }
 
+// TestRunPasswordArgs: hook_password_args=1 hands the password to a script
+// that only reads MHA's command line, and the logged line masks it.
+func TestRunPasswordArgs(t *testing.T) {
+	s := script(t, `echo "args:$*"; echo "pw:$MHA_NEW_MASTER_PASSWORD"`)
+	res, err := Runner{PasswordArgs: true}.Run(context.Background(), s, []Arg{
+		{Name: "command", Value: "start"},
+		{Name: "new_master_password", Value: "p#w d", Secret: true},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "args:--command=start --new_master_password=p#w d\npw:p#w d"
+	if res.Output != want {
+		t.Fatalf("output %q, want %q", res.Output, want)
+	}
+	if strings.Contains(res.String(), "p#w d") || !strings.Contains(res.String(), "--new_master_password=xxx") {
+		t.Fatalf("logged command line %q: want the password masked", res)
+	}
+}
+
 func TestRunTimeoutKillsProcessGroup(t *testing.T) {
 	s := script(t, "sleep 30 & sleep 30\n")
 	start := time.Now()
