@@ -81,9 +81,11 @@ var ErrLockWait = errors.New("lock wait timeout while applying binlog")
 // the first failure. Before a file's events, the client session sets its
 // lock wait timeouts and reports its connection id (ApplyOptions.OnSession).
 // The connection settings, password included, go into a 0600 option file
-// given with --defaults-extra-file and removed as soon as the client has
-// connected (or failed to): no password on a command line, nor left on disk
-// should the manager die while a file is applied.
+// given with --defaults-file (so no my.cnf of the manager's host, such as a
+// ~/.my.cnf with another user or an init-command, changes the session) and
+// removed as soon as the client has connected (or failed to): no password
+// on a command line, nor left on disk should the manager die while a file
+// is applied.
 //
 // Both tools of a file run in a process group of their own that is killed
 // as a whole when ctx is done or ApplyOptions.Timeout expires; on Linux

@@ -111,7 +111,7 @@ func waitSessionGone(t *testing.T, db *sql.DB, id uint64) {
 }
 
 // applyChildren are the live children of ppid that Apply started: pid ->
-// "mariadb" (the client, told --defaults-extra-file) or "mariadb-binlog".
+// "mariadb" (the client, told --defaults-file) or "mariadb-binlog".
 func applyChildren(t *testing.T, ppid int) map[int]string {
 	t.Helper()
 	dirs, err := filepath.Glob("/proc/[0-9]*")
@@ -130,7 +130,7 @@ func applyChildren(t *testing.T, ppid int) map[int]string {
 		switch name := filepath.Base(argv[0]); {
 		case name == "mariadb-binlog" || name == "mysqlbinlog":
 			kids[pid] = "mariadb-binlog"
-		case (name == "mariadb" || name == "mysql") && strings.Contains(string(cmdline), "--defaults-extra-file="):
+		case (name == "mariadb" || name == "mysql") && strings.Contains(string(cmdline), "--defaults-file="):
 			kids[pid] = "mariadb"
 		}
 	}

@@ -142,6 +142,13 @@ func TestApplyReal(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	dir := t.TempDir()
+	// The manager host's own option files play no part: a ~/.my.cnf that
+	// would send the client to a missing database changes nothing.
+	home := t.TempDir()
+	if err := os.WriteFile(filepath.Join(home, ".my.cnf"), []byte("[client]\ndatabase=gomha_no_such_db\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("HOME", home)
 
 	// 1. The master's binlogs, whole.
 	all, _ := extractToFile(t, FileSources(fixturePaths(masterBinlogs...)...), Pos{File: "mysql-bin.000001", Offset: 4}, ExtractOptions{})

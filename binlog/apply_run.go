@@ -156,7 +156,7 @@ func (r *fileRun) stepError(tool, step string, err error) error {
 }
 
 func (r *fileRun) startClient() error {
-	cmd := r.command(r.tools.client, 0, "--defaults-extra-file="+r.cnf,
+	cmd := r.command(r.tools.client, 0, "--defaults-file="+r.cnf,
 		"--binary-mode", "--batch", "--skip-reconnect", "--skip-column-names", "--unbuffered",
 		"--max-allowed-packet=1G")
 	cmd.Stderr = &r.clientErr
