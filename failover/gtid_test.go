@@ -131,6 +131,18 @@ func TestPlanFailoverGTID(t *testing.T) {
 			},
 		},
 		{
+			name: "GTID asked, every replica uses file", why: "use_gtid_auto_pos=1 is MHA's default: file positioning everywhere is file mode without a warning",
+			nodes: []*topology.Node{deadMaster(),
+				replica(2, bin, 500),
+				replica(3, bin, 300)},
+			newMstr: 2,
+			check: func(t *testing.T, p *Plan) {
+				if p.Mode != ModeFile || strings.Contains(strings.Join(p.Warnings, "\n"), "positions by file") {
+					t.Errorf("mode %s warnings %v", p.Mode, p.Warnings)
+				}
+			},
+		},
+		{
 			name: "MySQL GTID sets", why: "MySQL replicas are ordered by retrieved+executed sets; the lagging one lacks the difference",
 			nodes: []*topology.Node{deadMaster(),
 				replica(2, bin, 300, mysqlGTID(uuidM+":1-90", uuidM+":1-90")),

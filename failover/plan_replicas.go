@@ -81,7 +81,8 @@ func errText(n *topology.Node) string {
 }
 
 // chooseMode picks GTID mode when asked and every replica positions by GTID
-// on one flavour; otherwise file mode, with a warning saying why.
+// on one flavour; otherwise file mode, with a warning when the replicas
+// disagree.
 func chooseMode(replicas []*topology.Node, gtid bool, warn func(string, ...any)) (topology.Flavor, Mode) {
 	flavor := replicas[0].Status.Flavor
 	for _, n := range replicas[1:] {
@@ -94,13 +95,25 @@ func chooseMode(replicas []*topology.Node, gtid bool, warn func(string, ...any))
 	if !gtid {
 		return flavor, ModeFile
 	}
+	// use_gtid_auto_pos=1 is MHA's default: it means "GTID when the
+	// replicas use it", so replicas that all position by file are file mode
+	// without a word; only a mix deserves one.
+	var byFile *topology.Node
+	users := 0
 	for _, n := range replicas {
-		if !n.Status.Replica.UsesGTID() || !n.Status.GTIDEnabled() {
-			warn("GTID mode was asked for, but %s positions by file and position: using file/position mode", n.Server.Label())
-			return flavor, ModeFile
+		if n.Status.Replica.UsesGTID() && n.Status.GTIDEnabled() {
+			users++
+		} else if byFile == nil {
+			byFile = n
 		}
 	}
-	return flavor, ModeGTID
+	switch {
+	case byFile == nil:
+		return flavor, ModeGTID
+	case users > 0:
+		warn("%d replicas position by GTID but %s positions by file and position: using file/position mode", users, byFile.Server.Label())
+	}
+	return flavor, ModeFile
 }
 
 // planRecoveries lists, for the new master and then every other replica,

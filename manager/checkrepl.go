@@ -27,7 +27,7 @@ type ReplReport struct {
 	App      string          `json:"app"`
 	Healthy  bool            `json:"healthy"`
 	Master   string          `json:"master,omitempty"`
-	GTID     bool            `json:"gtid"`
+	GTID     *bool           `json:"gtid"` // null: no replica answers, so no mode
 	Servers  []ServerReport  `json:"servers"`
 	Problems []ProblemReport `json:"problems"`
 	Tree     string          `json:"tree"`
@@ -44,8 +44,8 @@ type ServerReport struct {
 	Role     string `json:"role"`
 	Version  string `json:"version,omitempty"`
 	ServerID uint32 `json:"server_id,omitempty"`
-	LogBin   bool   `json:"log_bin"`
-	ReadOnly bool   `json:"read_only"`
+	LogBin   *bool  `json:"log_bin"`   // null: the server did not answer
+	ReadOnly *bool  `json:"read_only"` // null: the server did not answer
 	Error    string `json:"error,omitempty"`
 }
 
@@ -109,14 +109,17 @@ func CheckRepl(ctx context.Context, cfg *config.Config, opts CheckReplOptions, c
 }
 
 func buildReport(cfg *config.Config, snap *topology.Snapshot, a *topology.Analysis) *ReplReport {
-	rep := &ReplReport{App: cfg.App, Healthy: a.Healthy(), GTID: a.GTID, Tree: a.Tree(snap), snap: snap, analysis: a}
+	rep := &ReplReport{App: cfg.App, Healthy: a.Healthy(), Tree: a.Tree(snap), snap: snap, analysis: a}
+	if len(a.Replicas) > 0 {
+		rep.GTID = ptr(a.GTID)
+	}
 	if a.Master != nil {
 		rep.Master = a.Master.Key().String()
 	}
 	for _, n := range snap.Nodes {
 		sr := ServerReport{Name: n.Server.Name, Key: n.Key().String(), Alive: n.Alive(), Role: RoleOf(a, n)}
 		if n.Alive() {
-			sr.Version, sr.ServerID, sr.LogBin, sr.ReadOnly = n.Status.Version, n.Status.ServerID, n.Status.LogBin, n.Status.ReadOnly
+			sr.Version, sr.ServerID, sr.LogBin, sr.ReadOnly = n.Status.Version, n.Status.ServerID, ptr(n.Status.LogBin), ptr(n.Status.ReadOnly)
 		} else if n.Err != nil {
 			sr.Error = n.Err.Error()
 		}
@@ -132,6 +135,8 @@ func buildReport(cfg *config.Config, snap *topology.Snapshot, a *topology.Analys
 	}
 	return rep
 }
+
+func ptr[T any](v T) *T { return &v }
 
 // RoleOf names a node's place in the analysed topology.
 func RoleOf(a *topology.Analysis, n *topology.Node) string {

@@ -21,7 +21,7 @@ type ShowServer struct {
 	State    string `json:"state"` // alive, or the connection error
 	Source   string `json:"source,omitempty"`
 	Depth    int    `json:"depth"`
-	ReadOnly bool   `json:"read_only"`
+	ReadOnly *bool  `json:"read_only"` // null when down
 	IO       string `json:"io_running,omitempty"`
 	SQL      string `json:"sql_running,omitempty"`
 	Lag      *int64 `json:"lag_seconds,omitempty"`
@@ -37,7 +37,7 @@ type ShowServer struct {
 type Show struct {
 	App     string `json:"app"`
 	Master  string `json:"master,omitempty"`
-	Mode    string `json:"mode"`
+	Mode    string `json:"mode"` // GTID, file/position, or unknown (no replica answers)
 	Healthy bool   `json:"healthy"`
 	Manager string `json:"manager"`      // running (0:PING_OK) / not running / ...
 	View    string `json:"manager_view"` // healthy / suspect / dead / failing over / -
@@ -58,9 +58,13 @@ func BuildShow(ctx context.Context, cfg *config.Config, connectTimeout time.Dura
 	snap := node.GatherSnapshot(ctx, Targets(cfg, connectTimeout))
 	a := topology.Analyze(snap, CheckOptions(cfg, 30))
 	rep := buildReport(cfg, snap, a)
-	sh := &Show{App: cfg.App, Master: rep.Master, Healthy: a.Healthy(), Problems: rep.Problems, Mode: "file/position"}
-	if a.GTID {
+	sh := &Show{App: cfg.App, Master: rep.Master, Healthy: a.Healthy(), Problems: rep.Problems, Mode: "unknown"}
+	switch {
+	case len(a.Replicas) == 0:
+	case a.GTID:
 		sh.Mode = "GTID"
+	default:
+		sh.Mode = "file/position"
 	}
 	st, err := ReadStatus(cfg.ManagerWorkdir, cfg.App, 0)
 	switch {
@@ -144,7 +148,7 @@ func showServer(a *topology.Analysis, n *topology.Node, depth int) ShowServer {
 		return s
 	}
 	st := n.Status
-	s.ReadOnly, s.Version = st.ReadOnly, st.Version
+	s.ReadOnly, s.Version = ptr(st.ReadOnly), st.Version
 	s.GTID = st.GTIDCurrentPos
 	if st.Flavor == topology.MySQL {
 		s.GTID = st.GTIDExecuted
@@ -174,7 +178,11 @@ func (sh *Show) Text() string {
 	if !sh.Healthy {
 		health = "NOT healthy"
 	}
-	fmt.Fprintf(&b, "%s: master %s, %s replication, %s\n", sh.App, dashIfEmpty(sh.Master), sh.Mode, health)
+	mode := sh.Mode + " replication"
+	if sh.Mode == "unknown" {
+		mode = "replication mode unknown (no replica answers)"
+	}
+	fmt.Fprintf(&b, "%s: master %s, %s, %s\n", sh.App, dashIfEmpty(sh.Master), mode, health)
 	fmt.Fprintf(&b, "manager: %s; its view of the master: %s\n", sh.Manager, sh.View)
 	if sh.ViewReason != "" {
 		fmt.Fprintf(&b, "  %s\n", sh.ViewReason)
@@ -192,7 +200,7 @@ func (sh *Show) Text() string {
 			prefix = strings.Repeat("    ", s.Depth-1) + " +--"
 		}
 		ro := "read-write"
-		if s.ReadOnly {
+		if s.ReadOnly != nil && *s.ReadOnly {
 			ro = "read-only"
 		}
 		line := fmt.Sprintf("%s%s  %s  %s", prefix, s.Label, s.Role, s.State)
