@@ -104,7 +104,7 @@ func runManualFailover(cmd *cobra.Command, cfg *config.Config, f *failoverFlags,
 		}
 		return withCode(exitFail, errors.New(msg))
 	}
-	stop := answerInterrupts(cmd.ErrOrStderr(), func() string { return manager.Progress(cfg) })
+	stop := answerInterrupts(cmd.Context(), cmd.ErrOrStderr(), func() string { return manager.Progress(cfg) })
 	rep, err := manager.RunFailover(cmd.Context(), cfg, opts)
 	stop()
 	if f.output == "json" && rep != nil {

@@ -48,15 +48,30 @@ func (m *managerFlags) run(cmd *cobra.Command, cfg *config.Config, once bool) er
 		level = slog.LevelDebug
 	}
 	logger := slog.New(slog.NewTextHandler(logW, &slog.HandlerOptions{Level: level}))
+	release := interruptsFrom(cmd.Context()).hold(failingOver(cfg))
 	err := manager.RunManager(cmd.Context(), cfg, manager.ManagerOptions{
 		Once: once, IgnoreLastFailover: m.ignoreLast, LastFailoverMinute: m.lastMinute, SkipSalvage: m.skipSalvage,
 		RemoveDeadConf: m.removeDead, LocalAddr: m.localAddr, HookTimeout: m.hookTimeout, SecondsBehind: m.sbm,
 		Logger: logger, Console: manager.NewConsole(out),
 	})
+	release()
 	if err != nil {
 		return withCode(manager.ExitCode(err), err)
 	}
 	return nil
+}
+
+// failingOver tells main's interrupts that this process runs a failover:
+// a second signal then does not end it half-way (masterha_stop --abort or
+// SIGKILL still do).
+func failingOver(cfg *config.Config) func() (bool, string) {
+	return func() (bool, string) {
+		st, err := manager.ReadStatus(cfg.ManagerWorkdir, cfg.App, 0)
+		if err != nil || st.Code != manager.StatusFailoverRunning || st.PID != os.Getpid() {
+			return false, ""
+		}
+		return true, "a failover is running: the manager stops once it has finished (SIGKILL stops it at once)"
+	}
 }
 
 func (m *managerFlags) register(cmd *cobra.Command, mha bool) {

@@ -94,7 +94,7 @@ func runSwitchover(cmd *cobra.Command, cfg *config.Config, s *switchFlags, outpu
 		TrxWait: s.trxWait, NoKill: s.noKill, CatchUpWait: s.catchUp, LocalAddr: s.localAddr,
 		HookTimeout: s.hookTime, Logger: cliLogger(cmd), Console: con,
 	}
-	stop := answerInterrupts(cmd.ErrOrStderr(), func() string {
+	stop := answerInterrupts(cmd.Context(), cmd.ErrOrStderr(), func() string {
 		return "the switchover is moving writes to the new master; it finishes, or rolls back on a failure, by itself"
 	})
 	rep, err := manager.RunSwitchover(cmd.Context(), cfg, opts)
