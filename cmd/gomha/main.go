@@ -14,6 +14,8 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/spf13/cobra"
+
 	"github.com/gomha/gomha/node"
 )
 
@@ -53,11 +55,19 @@ func (e *silentError) Error() string { return fmt.Sprintf("exit status %d", e.co
 // run executes the command named by args[0] (an MHA name) or the gomha CLI,
 // and returns the process exit code.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	return runWith(ctx, args, stdout, stderr, defaultEnv())
+}
+
+func runWith(ctx context.Context, args []string, stdout, stderr io.Writer, env cliEnv) int {
 	node.QuietDriverLogs()
 	name := filepath.Base(args[0])
 	rest := args[1:]
-	root := newRootCmd(stdout, stderr)
+	root := newRootCmd(stdout, stderr, env)
 	if strings.HasPrefix(name, "masterha_") {
+		if err := answersTo(root, name); err != nil {
+			fmt.Fprintln(stderr, "gomha: "+err.Error())
+			return 1
+		}
 		rest = append([]string{name}, rest...)
 	}
 	root.SetArgs(rest)
@@ -75,6 +85,21 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return ee.code
 	}
 	return 1
+}
+
+// answersTo refuses an MHA name gomha has no command for
+// (masterha_master_monitor, masterha_secondary_check).
+func answersTo(root *cobra.Command, name string) error {
+	var names []string
+	for _, c := range root.Commands() {
+		if c.Name() == name {
+			return nil
+		}
+		if isMHA(c) {
+			names = append(names, c.Name())
+		}
+	}
+	return fmt.Errorf("gomha does not answer to %s; its MHA commands are %s", name, strings.Join(names, ", "))
 }
 
 func oneLine(s string) string {
