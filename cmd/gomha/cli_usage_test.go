@@ -6,6 +6,36 @@ import (
 	"testing"
 )
 
+var mhaNames = []string{"masterha_check_repl", "masterha_check_ssh", "masterha_check_status", "masterha_conf_host",
+	"masterha_manager", "masterha_master_switch", "masterha_stop"}
+
+// --version answers on every entry point, exit 0: MHA's line with gomha's
+// version under an MHA name, gomha's line natively. It comes before any
+// other check (no --conf needed), as MHA's scripts do.
+func TestVersionEverywhere(t *testing.T) {
+	type tc struct {
+		why  string
+		args []string
+		want string
+	}
+	var tests []tc
+	for _, n := range mhaNames {
+		tests = append(tests, tc{n + " answers as MHA, naming gomha's version", []string{n, "--version"}, n + " version 0.58 (gomha " + version + ")\n"})
+	}
+	for _, args := range [][]string{{}, {"manager"}, {"failover"}, {"switch"}, {"check"}, {"check", "repl"}, {"check", "ssh"},
+		{"check", "status"}, {"stop"}, {"show"}, {"conf-host"}, {"sandbox", "up"}} {
+		tests = append(tests, tc{"gomha " + strings.Join(args, " ") + " answers natively", append(args, "--version"), "gomha version " + version + "\n"})
+	}
+	for _, tc := range tests {
+		t.Run(tc.why, func(t *testing.T) {
+			res := gomhaWith(t, cliEnv{eng: &recorder{}}, tc.args...)
+			if res.code != 0 || res.stdout != tc.want {
+				t.Fatalf("exit %d, stdout %q, want %q\nstderr:\n%s", res.code, res.stdout, tc.want, res.stderr)
+			}
+		})
+	}
+}
+
 // Under an MHA name, --help shows MHA's name and usage line and the
 // options in MHA's --option=value spelling, not cobra's "gomha <cmd>
 // [flags]".

@@ -13,6 +13,9 @@ import (
 // version is set by the Makefile with -ldflags.
 var version = "dev"
 
+// mhaVersion is the MHA release whose commands gomha answers to.
+const mhaVersion = "0.58"
+
 // cliEnv is what the commands reach outside the process; tests replace it.
 type cliEnv struct {
 	eng engine
@@ -37,7 +40,6 @@ MHA's command names (masterha_check_repl, masterha_check_ssh, ...).
 Shell completion: gomha completion bash|zsh|fish|powershell.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
-		Version:       version,
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
@@ -46,19 +48,24 @@ Shell completion: gomha completion bash|zsh|fish|powershell.`,
 	for _, c := range newMHACmds(env) {
 		root.AddCommand(c)
 	}
+	root.InitDefaultCompletionCmd()
 	finish(root)
 	return root
 }
 
-// finish gives every command of the tree what all share: the
+// finish gives every command of the tree what all share: --version, the
 // other spelling of option names (gomha's dashes under MHA names, MHA's
 // underscores under gomha's), and the warnings of accepted-only options.
 func finish(root *cobra.Command) {
+	root.SetVersionTemplate("gomha version {{.Version}}\n")
 	root.SetGlobalNormalizationFunc(spelling("_", "-"))
 	var walk func(c *cobra.Command)
 	walk = func(c *cobra.Command) {
+		c.Version = version
 		if isMHA(c) {
 			c.SetGlobalNormalizationFunc(spelling("-", "_"))
+			c.SetVersionTemplate(c.Name() + " version " + mhaVersion + " (gomha {{.Version}})\n")
+			c.Flags().Bool("version", false, "print the version and exit")
 			c.SetHelpFunc(mhaHelp)
 			c.SetUsageFunc(mhaUsage)
 		}
