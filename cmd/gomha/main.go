@@ -62,7 +62,8 @@ func runWith(ctx context.Context, args []string, stdout, stderr io.Writer, env c
 	node.QuietDriverLogs()
 	name := filepath.Base(args[0])
 	rest := args[1:]
-	root := newRootCmd(stdout, stderr, env)
+	out := &countingWriter{w: stdout}
+	root := newRootCmd(out, stderr, env)
 	if strings.HasPrefix(name, "masterha_") {
 		if err := answersTo(root, name); err != nil {
 			fmt.Fprintln(stderr, "gomha: "+err.Error())
@@ -71,20 +72,29 @@ func runWith(ctx context.Context, args []string, stdout, stderr io.Writer, env c
 		rest = append([]string{name}, rest...)
 	}
 	root.SetArgs(rest)
-	err := root.ExecuteContext(ctx)
+	cmd, err := root.ExecuteContextC(ctx)
 	if err == nil {
 		return 0
 	}
+	code, msg := 1, oneLine(err.Error())
 	var se *silentError
-	if errors.As(err, &se) {
-		return se.code
-	}
-	fmt.Fprintln(stderr, "gomha: "+oneLine(err.Error()))
 	var ee *exitError
-	if errors.As(err, &ee) {
-		return ee.code
+	switch {
+	case errors.As(err, &se):
+		code, msg = se.code, ""
+	case errors.As(err, &ee):
+		code = ee.code
 	}
-	return 1
+	if msg != "" {
+		fmt.Fprintln(stderr, "gomha: "+msg)
+	}
+	if out.n == 0 && wantsJSON(cmd, rest) {
+		if msg == "" {
+			msg = err.Error()
+		}
+		_ = writeJSON(stdout, map[string]any{"error": msg, "exit_code": code})
+	}
+	return code
 }
 
 // answersTo refuses an MHA name gomha has no command for
@@ -104,4 +114,42 @@ func answersTo(root *cobra.Command, name string) error {
 
 func oneLine(s string) string {
 	return strings.Join(strings.Fields(s), " ")
+}
+
+// countingWriter tells whether a command already wrote its report.
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// wantsJSON reports whether the command line asked cmd for -o json. An
+// error is then also a JSON object on standard output, unless the command
+// already wrote its JSON report there (which carries the outcome):
+// standard output holds exactly one JSON document. The arguments are read
+// too, since a usage error can stop parsing before --output.
+func wantsJSON(cmd *cobra.Command, args []string) bool {
+	if cmd == nil || cmd.Flags().Lookup("output") == nil {
+		return false
+	}
+	if f := cmd.Flags().Lookup("output"); f.Changed {
+		return f.Value.String() == "json"
+	}
+	for i, a := range args {
+		if a == "--" {
+			break
+		}
+		switch {
+		case a == "-ojson", a == "-o=json", a == "--output=json":
+			return true
+		case (a == "-o" || a == "--output") && i+1 < len(args) && args[i+1] == "json":
+			return true
+		}
+	}
+	return false
 }
