@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -12,12 +13,12 @@ import (
 // (bad configuration, bad usage), 2 checked and found unhealthy.
 const exitUnhealthy = 2
 
-func newCheckCmd() *cobra.Command {
+func newCheckCmd(env cliEnv) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "check",
 		Short: "Check replication health or SSH reachability of a configured cluster",
 	}
-	cmd.AddCommand(newCheckReplCmd(), newCheckSSHCmd(), newCheckStatusCmd("status --conf FILE", false))
+	cmd.AddCommand(newCheckReplCmd(env.eng), newCheckSSHCmd(env.eng), newCheckStatusCmd("status --conf FILE", false, env))
 	return cmd
 }
 
@@ -37,10 +38,11 @@ func consoleFor(cmd *cobra.Command, output string) (*manager.Console, error) {
 	return nil, withCode(1, fmt.Errorf("--output %q: use text or json", output))
 }
 
-func newCheckReplCmd() *cobra.Command {
+func newCheckReplCmd(eng engine) *cobra.Command {
 	var cf confFlags
 	var output string
 	var sbm int64
+	var hookTimeout time.Duration
 	cmd := &cobra.Command{
 		Use:   "repl --conf FILE",
 		Short: "Check replication as masterha_check_repl does",
@@ -61,7 +63,7 @@ not run.`,
 			if err != nil {
 				return err
 			}
-			rep, err := manager.CheckRepl(cmd.Context(), cfg, manager.CheckReplOptions{SecondsBehindMaster: sbm}, con)
+			rep, err := eng.CheckRepl(cmd.Context(), cfg, manager.CheckReplOptions{SecondsBehindMaster: sbm, HookTimeout: hookTimeout}, con)
 			if output == "json" {
 				if jerr := writeJSON(cmd.OutOrStdout(), rep); jerr != nil {
 					return jerr
@@ -73,10 +75,13 @@ not run.`,
 	cf.register(cmd)
 	outputFlag(cmd, &output)
 	cmd.Flags().Int64Var(&sbm, "seconds-behind-master", 30, "largest acceptable replication lag, in seconds")
+	cmd.Flags().DurationVar(&hookTimeout, "hook-timeout", time.Minute, "deadline of each hook's status command")
+	cmd.Flags().Bool("accept-new-host-keys", false, "")
+	accepted(cmd, "accept-new-host-keys", "check repl opens no SSH connection (hook scripts run their own ssh): nothing to accept", "false")
 	return cmd
 }
 
-func newCheckSSHCmd() *cobra.Command {
+func newCheckSSHCmd(eng engine) *cobra.Command {
 	var cf confFlags
 	var output string
 	var acceptNew bool
@@ -98,7 +103,7 @@ passed, 2 when any failed, 1 when the check could not run.`,
 			if err != nil {
 				return err
 			}
-			res, err := manager.CheckSSH(cmd.Context(), cfg, manager.SSHCheckOptions{AcceptNewHostKeys: acceptNew}, con)
+			res, err := eng.CheckSSH(cmd.Context(), cfg, manager.SSHCheckOptions{AcceptNewHostKeys: acceptNew}, con)
 			if output == "json" {
 				if jerr := writeJSON(cmd.OutOrStdout(), map[string]any{"ok": err == nil, "hosts": res}); jerr != nil {
 					return jerr

@@ -186,6 +186,32 @@ func TestCheckSSHSandbox(t *testing.T) {
 		}
 	})
 
+	t.Run("unknown host keys recorded only with --accept_new_host_keys", func(t *testing.T) {
+		kh := filepath.Join(t.TempDir(), "known_hosts")
+		if err := os.WriteFile(kh, nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		a, g := handConfig(t, c, c.Password, kh)
+		if code, out := gomha(t, "masterha_check_ssh", "--conf="+a, "--global_conf="+g); code != mhaFailure {
+			t.Fatalf("hosts missing from known_hosts: exit %d, want %d\n%s", code, mhaFailure, out)
+		}
+		if code, out := gomha(t, "masterha_check_ssh", "--conf="+a, "--global_conf="+g, "--accept_new_host_keys"); code != 0 {
+			t.Fatalf("--accept_new_host_keys: exit %d\n%s", code, out)
+		}
+		data, err := os.ReadFile(kh)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, h := range c.Hosts {
+			if !strings.Contains(string(data), h.Addr) {
+				t.Errorf("known_hosts lacks %s:\n%s", h.Addr, data)
+			}
+		}
+		if code, out := gomha(t, "check", "ssh", "--conf", a, "--global-conf", g); code != 0 {
+			t.Fatalf("recorded keys are trusted next time: exit %d\n%s", code, out)
+		}
+	})
+
 	t.Run("sshd down", func(t *testing.T) {
 		pids, err := c.PIDs("host2")
 		if err != nil || pids.SSHD == 0 {

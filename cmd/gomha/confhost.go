@@ -38,11 +38,16 @@ func newConfHostCmd(mha bool) *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&conf, "conf", "", "configuration file to edit")
-	cmd.Flags().StringVar(&command, "command", "", "add, delete (or remove)")
-	cmd.Flags().StringVar(&hostname, "hostname", "", "the server's hostname (add)")
-	cmd.Flags().StringVar(&block, "block", "", "block name (default server_<hostname>; 'server' is prefixed if missing)")
-	cmd.Flags().StringVar(&params, "params", "", `parameters of the new block, "key=value;key=value"`)
+	if mha {
+		cmd.Annotations = map[string]string{annSynopsis: "masterha_conf_host --command=add --conf=<config file> --hostname=<host> [--block=<name>] [--params=\"key=value;...\"]\n" +
+			"masterha_conf_host --command=delete --conf=<config file> --block=<name>"}
+		cmd.Flags().SortFlags = false
+	}
+	cmd.Flags().StringVar(&conf, "conf", "", "configuration `file` to edit")
+	cmd.Flags().StringVar(&command, "command", "", "add or delete (remove is the same)")
+	cmd.Flags().StringVar(&hostname, "hostname", "", "the server's `hostname` (add)")
+	cmd.Flags().StringVar(&block, "block", "", "block `name` (default server_<hostname>; 'server' is prefixed if missing)")
+	cmd.Flags().StringVar(&params, "params", "", "`parameters` of the new block, \"key=value;key=value\"")
 	_ = cmd.MarkFlagRequired("conf")
 	_ = cmd.MarkFlagRequired("command")
 	return cmd

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -14,16 +15,19 @@ import (
 
 // failoverFlags are the options of a manual failover, native and MHA.
 type failoverFlags struct {
-	deadHost, newHost        string
-	deadPort, newPort        int
-	dryRun, ignoreLast       bool
-	resume                   bool
-	skipSalvage, skipDisable bool
-	localAddr                string
-	acceptNew                bool
-	hookTimeout              time.Duration
-	output                   string
-	ssh                      int // MHA's --ssh_reachable: 0, 1, 2 = check
+	deadHost, deadIP, newHost string
+	deadPort, newPort         int
+	dryRun, ignoreLast        bool
+	resume, removeDead        bool
+	skipSalvage, skipDisable  bool
+	skipChange, acceptNew     bool
+	lastMinute                int
+	localAddr                 string
+	hookTimeout               time.Duration
+	output                    string
+	ssh                       int // MHA's --ssh_reachable: 0, 1, 2 = check
+	// logFile is where progress and logs go ("" = standard output and error).
+	logFile, workdir string
 }
 
 // serverKey finds a configured server by hostname or IP and port.
@@ -38,8 +42,27 @@ func serverKey(cfg *config.Config, host string, port int, what string) (topology
 	return manager.TopologyServer(s).Key(), nil
 }
 
-func (f *failoverFlags) options(cfg *config.Config, con *manager.Console, cmd *cobra.Command) (manager.FailoverOptions, error) {
-	dead, err := serverKey(cfg, f.deadHost, f.deadPort, "dead master")
+// deadKey is the dead master named by --dead_master_host and/or
+// --dead_master_ip (they must name the same server).
+func (f *failoverFlags) deadKey(cfg *config.Config) (topology.Key, error) {
+	byHost, err := serverKey(cfg, f.deadHost, f.deadPort, "dead master")
+	if err != nil {
+		return topology.Key{}, err
+	}
+	byIP, err := serverKey(cfg, f.deadIP, f.deadPort, "dead master")
+	switch {
+	case err != nil:
+		return topology.Key{}, err
+	case byHost.IsZero():
+		return byIP, nil
+	case !byIP.IsZero() && byIP != byHost:
+		return topology.Key{}, withCode(1, fmt.Errorf("--dead_master_host %s and --dead_master_ip %s are different servers", f.deadHost, f.deadIP))
+	}
+	return byHost, nil
+}
+
+func (f *failoverFlags) options(cfg *config.Config, con *manager.Console, logger *slog.Logger) (manager.FailoverOptions, error) {
+	dead, err := f.deadKey(cfg)
 	if err != nil {
 		return manager.FailoverOptions{}, err
 	}
@@ -68,25 +91,37 @@ func (f *failoverFlags) options(cfg *config.Config, con *manager.Console, cmd *c
 		sshReachable = &b
 	}
 	return manager.FailoverOptions{
-		SSHReachable: sshReachable, Dead: dead, NewMaster: nm, IgnoreLastFailover: f.ignoreLast, SkipSalvage: f.skipSalvage,
-		SkipDisableRO: f.skipDisable, LocalAddr: f.localAddr, AcceptNewHostKeys: f.acceptNew,
-		HookTimeout: f.hookTimeout, Logger: cliLogger(cmd), Console: con, Resume: f.resume,
+		SSHReachable: sshReachable, Dead: dead, NewMaster: nm, IgnoreLastFailover: f.ignoreLast, LastFailoverMinute: f.lastMinute,
+		SkipSalvage: f.skipSalvage, SkipDisableRO: f.skipDisable, SkipChangeMaster: f.skipChange, LocalAddr: f.localAddr,
+		AcceptNewHostKeys: f.acceptNew, HookTimeout: f.hookTimeout, Logger: logger, Console: con, Resume: f.resume,
 	}, nil
 }
 
 // runManualFailover is the engine of the automatic failover started by a
 // person: it refuses while the master answers.
-func runManualFailover(cmd *cobra.Command, cfg *config.Config, f *failoverFlags, exitFail int) error {
+func runManualFailover(cmd *cobra.Command, eng engine, cfg *config.Config, f *failoverFlags, exitFail int) error {
+	if f.workdir != "" {
+		cfg.ManagerWorkdir = f.workdir
+	}
 	con, err := consoleFor(cmd, f.output)
 	if err != nil {
 		return err
 	}
-	opts, err := f.options(cfg, con, cmd)
+	logger := cliLogger(cmd)
+	if f.logFile != "" {
+		w, _, closeLog, err := logTo(f.logFile, nil, nil)
+		if err != nil {
+			return err
+		}
+		defer closeLog()
+		con, logger = manager.NewConsole(w), slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	}
+	opts, err := f.options(cfg, con, logger)
 	if err != nil {
 		return err
 	}
 	if f.dryRun {
-		plan, err := manager.DryRun(cmd.Context(), cfg, opts)
+		plan, err := eng.DryRun(cmd.Context(), cfg, opts)
 		if err != nil {
 			return withCode(exitFail, fmt.Errorf("plan failover of %s: %w", opts.Dead, err))
 		}
@@ -96,7 +131,7 @@ func runManualFailover(cmd *cobra.Command, cfg *config.Config, f *failoverFlags,
 		fmt.Fprint(cmd.OutOrStdout(), plan.String())
 		return nil
 	}
-	alive, aerr := manager.MasterAnswers(cmd.Context(), cfg, opts.Dead, opts.LocalAddr)
+	alive, aerr := eng.MasterAnswers(cmd.Context(), cfg, opts.Dead, opts.LocalAddr)
 	if alive && !opts.Resume {
 		msg := fmt.Sprintf("master %s is alive (it accepts connections): refusing to fail over; use masterha_master_switch --master_state=alive for a switchover", opts.Dead)
 		if aerr != nil {
@@ -104,8 +139,8 @@ func runManualFailover(cmd *cobra.Command, cfg *config.Config, f *failoverFlags,
 		}
 		return withCode(exitFail, errors.New(msg))
 	}
-	stop := answerInterrupts(cmd.ErrOrStderr(), func() string { return manager.Progress(cfg) })
-	rep, err := manager.RunFailover(cmd.Context(), cfg, opts)
+	stop := answerInterrupts(cmd.Context(), cmd.ErrOrStderr(), func() string { return manager.Progress(cfg) })
+	rep, err := eng.RunFailover(cmd.Context(), cfg, opts)
 	stop()
 	if f.output == "json" && rep != nil {
 		if jerr := writeJSON(cmd.OutOrStdout(), rep); jerr != nil {
@@ -115,10 +150,13 @@ func runManualFailover(cmd *cobra.Command, cfg *config.Config, f *failoverFlags,
 	if err != nil {
 		return withCode(manager.ExitCode(err), err)
 	}
+	if f.removeDead {
+		removeServerBlock(cfg, opts.Dead.String(), con)
+	}
 	return nil
 }
 
-func newFailoverCmd() *cobra.Command {
+func newFailoverCmd(eng engine) *cobra.Command {
 	var cf confFlags
 	var f failoverFlags
 	cmd := &cobra.Command{
@@ -137,20 +175,26 @@ master switched but some replica could not be recovered, 1 otherwise.`,
 			if err != nil {
 				return err
 			}
-			return runManualFailover(cmd, cfg, &f, manager.ExitFailoverError)
+			return runManualFailover(cmd, eng, cfg, &f, manager.ExitFailoverError)
 		},
 	}
 	cf.register(cmd)
 	fl := cmd.Flags()
 	fl.StringVar(&f.deadHost, "dead-master-host", "", "the dead master (hostname or IP as in the configuration)")
+	fl.StringVar(&f.deadIP, "dead-master-ip", "", "the dead master's IP (instead of, or with, --dead-master-host)")
 	fl.IntVar(&f.deadPort, "dead-master-port", 3306, "its port")
 	fl.StringVar(&f.newHost, "new-master-host", "", "promote this server (no fallback when it cannot be)")
 	fl.IntVar(&f.newPort, "new-master-port", 3306, "its port")
 	fl.BoolVar(&f.dryRun, "dry-run", false, "print the plan and change nothing")
 	fl.BoolVar(&f.ignoreLast, "ignore-last-failover", false, "ignore a recent or failed previous failover")
+	fl.IntVar(&f.lastMinute, "last-failover-minute", 480, "a previous failover this many `minutes` old or less is recent")
 	fl.BoolVar(&f.resume, "resume", false, "finish a failover that was interrupted (its journal in manager_workdir says where it stood; nothing is applied twice)")
 	fl.BoolVar(&f.skipSalvage, "skip-save-master-binlog", false, "do not read the dead master's binlog over SSH")
 	fl.BoolVar(&f.skipDisable, "skip-disable-read-only", false, "leave read_only=ON on the new master")
+	fl.BoolVar(&f.skipChange, "skip-change-master", false, "promote the new master but leave the other replicas as they are")
+	fl.BoolVar(&f.removeDead, "remove-dead-master-conf", false, "remove the dead master's block from the configuration after a successful failover")
+	fl.StringVar(&f.workdir, "workdir", "", "state `directory` (default manager_workdir)")
+	fl.StringVar(&f.logFile, "log-output", "", "write progress and logs to this `file` instead of standard output and error")
 	fl.StringVar(&f.localAddr, "source-addr", "", "source address for connections to the servers")
 	fl.BoolVar(&f.acceptNew, "accept-new-host-keys", false, "record unknown SSH host keys")
 	fl.DurationVar(&f.hookTimeout, "hook-timeout", time.Minute, "deadline of each hook script")

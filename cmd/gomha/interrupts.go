@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -10,14 +11,15 @@ import (
 
 // answerInterrupts runs while a failover or a switchover changes servers.
 // The first SIGINT or SIGTERM cancels the command's context (main's
-// signal.NotifyContext): the engine notes it and finishes what it began,
-// since half a failover is worse than a late exit. Every further one
-// prints what the command is doing and how it ends. The returned func
-// stops answering.
-func answerInterrupts(w io.Writer, what func() string) func() {
+// interrupts): the engine notes it and finishes what it began, since half
+// a failover is worse than a late exit. Every further one prints what the
+// command is doing and how it ends; while it answers, main's interrupts do
+// not end the process. The returned func stops answering.
+func answerInterrupts(ctx context.Context, w io.Writer, what func() string) func() {
 	sigs := make(chan os.Signal, 4)
 	done := make(chan struct{})
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	release := interruptsFrom(ctx).hold(func() (bool, string) { return true, "" })
 	go func() {
 		n := 0
 		for {
@@ -36,5 +38,6 @@ func answerInterrupts(w io.Writer, what func() string) func() {
 	return func() {
 		signal.Stop(sigs)
 		close(done)
+		release()
 	}
 }

@@ -1,16 +1,16 @@
 package main
 
 import (
-	"errors"
+	"cmp"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/gomha/gomha/failover"
 	"github.com/gomha/gomha/manager"
 	"github.com/gomha/gomha/manager/config"
 )
@@ -18,6 +18,7 @@ import (
 // managerFlags are shared by gomha manager and masterha_manager.
 type managerFlags struct {
 	ignoreLast, skipSalvage, removeDead bool
+	skipDisable, skipChange, checkOnly  bool
 	lastMinute                          int
 	localAddr, logOutput, workdir       string
 	hookTimeout                         time.Duration
@@ -25,38 +26,95 @@ type managerFlags struct {
 	debug                               bool
 }
 
-func (m *managerFlags) run(cmd *cobra.Command, cfg *config.Config, once bool) error {
+func (m *managerFlags) run(cmd *cobra.Command, eng engine, cfg *config.Config, once bool) error {
 	if m.workdir != "" {
 		cfg.ManagerWorkdir = m.workdir
 	}
-	logPath := cfg.ManagerLog
-	if m.logOutput != "" {
-		logPath = m.logOutput
+	if m.checkOnly {
+		_, err := eng.CheckRepl(cmd.Context(), cfg, manager.CheckReplOptions{SecondsBehindMaster: m.sbm, HookTimeout: m.hookTimeout},
+			manager.NewConsole(cmd.OutOrStdout()))
+		return withCode(mhaFailure, err)
 	}
-	out := cmd.OutOrStdout()
-	logW := cmd.ErrOrStderr()
-	if logPath != "" {
-		f, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640)
-		if err != nil {
-			return withCode(1, fmt.Errorf("manager_log %s: %w", logPath, err))
-		}
-		defer f.Close()
-		out, logW = f, f
+	out, logW, closeLog, err := logTo(cmp.Or(m.logOutput, cfg.ManagerLog), cmd.OutOrStdout(), cmd.ErrOrStderr())
+	if err != nil {
+		return err
 	}
+	defer closeLog()
 	level := slog.LevelInfo
 	if m.debug || cfg.LogLevel == "debug" {
 		level = slog.LevelDebug
 	}
-	logger := slog.New(slog.NewTextHandler(logW, &slog.HandlerOptions{Level: level}))
-	err := manager.RunManager(cmd.Context(), cfg, manager.ManagerOptions{
+	con := manager.NewConsole(out)
+	opts := manager.ManagerOptions{
 		Once: once, IgnoreLastFailover: m.ignoreLast, LastFailoverMinute: m.lastMinute, SkipSalvage: m.skipSalvage,
-		RemoveDeadConf: m.removeDead, LocalAddr: m.localAddr, HookTimeout: m.hookTimeout, SecondsBehind: m.sbm,
-		Logger: logger, Console: manager.NewConsole(out),
-	})
+		SkipDisableRO: m.skipDisable, SkipChangeMaster: m.skipChange, RemoveDeadConf: m.removeDead,
+		LocalAddr: m.localAddr, HookTimeout: m.hookTimeout, SecondsBehind: m.sbm,
+		Logger: slog.New(slog.NewTextHandler(logW, &slog.HandlerOptions{Level: level})), Console: con,
+	}
+	// RunManager removes the dead master's block itself only when it goes
+	// on watching; after masterha_manager's one failover, this does, when
+	// it succeeded (as MHA).
+	var dead string
+	if once && m.removeDead {
+		opts.OnFailover = func(rep *failover.Report, ferr error) {
+			if ferr == nil && rep != nil {
+				dead = rep.DeadMaster
+			}
+		}
+	}
+	release := interruptsFrom(cmd.Context()).hold(failingOver(cfg))
+	err = eng.RunManager(cmd.Context(), cfg, opts)
+	release()
 	if err != nil {
 		return withCode(manager.ExitCode(err), err)
 	}
+	if dead != "" {
+		removeServerBlock(cfg, dead, con)
+	}
 	return nil
+}
+
+// failingOver tells main's interrupts that this process runs a failover:
+// a second signal then does not end it half-way (masterha_stop --abort or
+// SIGKILL still do).
+func failingOver(cfg *config.Config) func() (bool, string) {
+	return func() (bool, string) {
+		st, err := manager.ReadStatus(cfg.ManagerWorkdir, cfg.App, 0)
+		if err != nil || st.Code != manager.StatusFailoverRunning || st.PID != os.Getpid() {
+			return false, ""
+		}
+		return true, "a failover is running: the manager stops once it has finished (SIGKILL stops it at once)"
+	}
+}
+
+// removeServerBlock deletes the [server] block of the server whose key
+// prints as key (--remove_dead_master_conf after a successful failover).
+func removeServerBlock(cfg *config.Config, key string, con *manager.Console) {
+	for _, s := range cfg.Servers {
+		if manager.TopologyServer(s).Key().String() != key {
+			continue
+		}
+		if err := config.EditHost(cfg.File, "delete", s.Name, "", nil); err != nil {
+			con.Warnf("could not remove [%s] from %s: %v", s.Name, cfg.File, err)
+			return
+		}
+		con.Infof("Removed [%s] (the dead master) from %s", s.Name, cfg.File)
+		return
+	}
+}
+
+// logTo opens the log file path (--log_output, else manager_log, as the
+// command does). Progress lines and logs then go there; without one,
+// progress goes to out and logs to errW.
+func logTo(path string, out, errW io.Writer) (io.Writer, io.Writer, func(), error) {
+	if path == "" {
+		return out, errW, func() {}, nil
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640)
+	if err != nil {
+		return nil, nil, nil, withCode(1, fmt.Errorf("manager_log %s: %w", path, err))
+	}
+	return f, f, func() { _ = f.Close() }, nil
 }
 
 func (m *managerFlags) register(cmd *cobra.Command, mha bool) {
@@ -68,18 +126,35 @@ func (m *managerFlags) register(cmd *cobra.Command, mha bool) {
 	}
 	fl := cmd.Flags()
 	fl.BoolVar(&m.ignoreLast, name("ignore-last-failover", "ignore_last_failover"), false, "fail over even after a recent or failed failover")
-	fl.IntVar(&m.lastMinute, name("last-failover-minute", "last_failover_minute"), 480, "no second automatic failover within this many minutes")
+	fl.IntVar(&m.lastMinute, name("last-failover-minute", "last_failover_minute"), 480, "no second automatic failover within this many `minutes`")
 	fl.BoolVar(&m.skipSalvage, name("skip-save-master-binlog", "skip_save_master_binlog"), false, "do not read the dead master's binlog over SSH")
-	fl.BoolVar(&m.removeDead, name("remove-dead-master-conf", "remove_dead_master_conf"), false, "remove the dead master's block from the configuration after a failover")
-	fl.StringVar(&m.localAddr, name("source-addr", "source_addr"), "", "source address for connections to the servers")
-	fl.StringVar(&m.logOutput, name("log-output", "log_output"), "", "log file (default manager_log, else standard error)")
-	fl.StringVar(&m.workdir, name("workdir", "manager_workdir"), "", "state directory (default manager_workdir)")
+	fl.BoolVar(&m.removeDead, name("remove-dead-master-conf", "remove_dead_master_conf"), false, "remove the dead master's block from the configuration after a successful failover")
+	fl.BoolVar(&m.skipDisable, name("skip-disable-read-only", "skip_disable_read_only"), false, "leave read_only=ON on the new master")
+	fl.BoolVar(&m.skipChange, name("skip-change-master", "skip_change_master"), false, "promote the new master but leave the other replicas as they are")
+	fl.Int64Var(&m.sbm, name("seconds-behind-master", "seconds_behind_master"), 30, "largest replication lag accepted at start-up, in `seconds`")
+	fl.StringVar(&m.logOutput, name("log-output", "log_output"), "", "log `file` (default manager_log, else standard error)")
+	fl.StringVar(&m.workdir, name("workdir", "manager_workdir"), "", "state `directory` (default manager_workdir)")
+	if mha {
+		fl.BoolVar(&m.removeDead, "remove_orig_master_conf", false, "same as --remove_dead_master_conf")
+		fl.StringVar(&m.logOutput, "manager_log", "", "same as --log_output")
+		fl.StringVar(&m.workdir, "workdir", "", "same as --manager_workdir")
+		alias(cmd, "remove_dead_master_conf", "remove_orig_master_conf")
+		alias(cmd, "log_output", "manager_log")
+		alias(cmd, "manager_workdir", "workdir")
+	}
+	fl.StringVar(&m.localAddr, name("source-addr", "source_addr"), "", "source `address` for connections to the servers")
 	fl.DurationVar(&m.hookTimeout, name("hook-timeout", "hook_timeout"), time.Minute, "deadline of each hook script")
-	fl.Int64Var(&m.sbm, name("seconds-behind-master", "seconds_behind_master"), 30, "largest replication lag accepted at start-up")
 	fl.BoolVar(&m.debug, "debug", false, "debug logging")
+	if mha {
+		group(cmd, groupGomha, "source_addr", "hook_timeout", "debug")
+	}
 }
 
-func newManagerCmd() *cobra.Command {
+// noHostKeys is why the manager takes --accept-new-host-keys without
+// passing it on.
+const noHostKeys = "the manager does not pass it on: put -o StrictHostKeyChecking=accept-new in ssh_options to record unknown host keys"
+
+func newManagerCmd(eng engine) *cobra.Command {
 	var cf confFlags
 	var m managerFlags
 	cmd := &cobra.Command{
@@ -97,172 +172,12 @@ cleanly (never in the middle of a failover).`,
 			if err != nil {
 				return err
 			}
-			return m.run(cmd, cfg, false)
+			return m.run(cmd, eng, cfg, false)
 		},
 	}
 	cf.register(cmd)
 	m.register(cmd, false)
+	cmd.Flags().Bool("accept-new-host-keys", false, "")
+	accepted(cmd, "accept-new-host-keys", noHostKeys, "false")
 	return cmd
-}
-
-func newMHAManagerCmd() *cobra.Command {
-	var mc mhaConf
-	var m managerFlags
-	var ignored bool
-	var ignoredInt int
-	cmd := mhaCommand("masterha_manager", "MHA-compatible: monitor the master and fail over once")
-	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		cfg, err := loadConfig(cmd.Context(), mc.conf, mc.global)
-		if err != nil {
-			return err
-		}
-		return m.run(cmd, cfg, true)
-	}
-	mc.register(cmd)
-	m.register(cmd, true)
-	for _, n := range []string{"skip_ssh_check", "skip_check_ssh", "ignore_fail_on_start", "check_only", "check_repl_health", "monitor_only"} {
-		cmd.Flags().BoolVar(&ignored, n, false, "accepted for MHA compatibility")
-	}
-	for _, n := range []string{"wait_on_monitor_error", "wait_on_failover_error", "interactive"} {
-		cmd.Flags().IntVar(&ignoredInt, n, 0, "accepted for MHA compatibility")
-	}
-	return cmd
-}
-
-// statusFlags are masterha_check_status's and masterha_stop's options.
-type statusFlags struct {
-	conf, global, workdir string
-	pingLimit             int
-}
-
-// register adds the options under MHA's spelling or gomha's.
-func (s *statusFlags) register(cmd *cobra.Command, mha bool) {
-	global, ping := "global-conf", "ping-limit"
-	if mha {
-		global, ping = "global_conf", "ping_limit"
-		cmd.Hidden = true
-	}
-	cmd.Flags().StringVar(&s.conf, "conf", "", "application configuration file")
-	cmd.Flags().StringVar(&s.global, global, "", "global configuration file (default /etc/masterha_default.cnf)")
-	cmd.Flags().StringVar(&s.workdir, "workdir", "", "manager_workdir")
-	cmd.Flags().IntVar(&s.pingLimit, ping, 10, "seconds after which a silent manager counts as hung")
-	_ = cmd.MarkFlagRequired("conf")
-}
-
-// dir is the manager's working directory: --manager_workdir, else the
-// configuration's.
-func (s *statusFlags) dir(cfg *config.Config) string {
-	if s.workdir != "" {
-		return s.workdir
-	}
-	return cfg.ManagerWorkdir
-}
-
-// read loads the configuration and the manager's status file.
-func (s *statusFlags) read(cmd *cobra.Command) (*config.Config, manager.StatusInfo, error) {
-	cfg, err := loadConfig(cmd.Context(), s.conf, s.global)
-	if err != nil {
-		return nil, manager.StatusInfo{}, err
-	}
-	dir := cfg.ManagerWorkdir
-	if s.workdir != "" {
-		dir = s.workdir
-	}
-	st, err := manager.ReadStatus(dir, cfg.App, time.Duration(s.pingLimit)*time.Second)
-	return cfg, st, withCode(1, err)
-}
-
-func newCheckStatusCmd(use string, mha bool) *cobra.Command {
-	var sf statusFlags
-	var output string
-	cmd := &cobra.Command{
-		Use:   use,
-		Short: "Show whether a manager runs and what it sees; exit code is MHA's status code",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, st, err := sf.read(cmd)
-			if err != nil {
-				return err
-			}
-			view, hasView, _ := manager.ReadView(sf.dir(cfg), cfg.App)
-			hasView = hasView && st.Code != manager.StatusNotRunning
-			if output == "json" {
-				out := map[string]any{"app": cfg.App, "code": int(st.Code), "status": st.Code.Name(),
-					"pid": st.PID, "master": st.Master, "message": st.Message(cfg.App)}
-				if hasView {
-					out["view"] = view
-				}
-				if err := writeJSON(cmd.OutOrStdout(), out); err != nil {
-					return err
-				}
-			} else {
-				fmt.Fprintln(cmd.OutOrStdout(), st.Message(cfg.App))
-				if hasView && !mha && view.State != "healthy" {
-					fmt.Fprintf(cmd.OutOrStdout(), "manager's view: %s: %s\n", view.State, view.Reason)
-				}
-			}
-			if st.Code != manager.StatusPingOK {
-				return &silentError{code: int(st.Code)}
-			}
-			return nil
-		},
-	}
-	sf.register(cmd, mha)
-	if !mha {
-		outputFlag(cmd, &output)
-	}
-	return cmd
-}
-
-func newStopCmd(use string, mha bool) *cobra.Command {
-	var sf statusFlags
-	var abort bool
-	var abortTimeout int
-	cmd := &cobra.Command{
-		Use:   use,
-		Short: "Stop a running manager (refused during a failover unless --abort)",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, st, err := sf.read(cmd)
-			if err != nil {
-				return err
-			}
-			return stopManager(cmd.OutOrStdout(), cfg.App, st, abort, time.Duration(abortTimeout)*time.Second)
-		},
-	}
-	sf.register(cmd, mha)
-	timeout := "abort-timeout"
-	if mha {
-		timeout = "abort_timeout"
-	}
-	cmd.Flags().IntVar(&abortTimeout, timeout, 5, "seconds to wait before SIGKILL with --abort")
-	cmd.Flags().BoolVar(&abort, "abort", false, "stop even during a failover (SIGKILL after the timeout)")
-	return cmd
-}
-
-func stopManager(w io.Writer, app string, st manager.StatusInfo, abort bool, timeout time.Duration) error {
-	if st.PID == 0 || st.Code == manager.StatusNotRunning {
-		fmt.Fprintf(w, "%s is not running.\n", app)
-		return nil
-	}
-	if st.Code == manager.StatusFailoverRunning && !abort {
-		return withCode(1, fmt.Errorf("%s (pid %d) is failing over: refusing to stop it (use --abort)", app, st.PID))
-	}
-	if err := syscall.Kill(st.PID, syscall.SIGTERM); err != nil && !errors.Is(err, syscall.ESRCH) {
-		return withCode(1, fmt.Errorf("stop %s (pid %d): %w", app, st.PID, err))
-	}
-	deadline := time.Now().Add(timeout)
-	for time.Now().Before(deadline) {
-		if syscall.Kill(st.PID, 0) != nil {
-			fmt.Fprintf(w, "Stopped %s successfully.\n", app)
-			return nil
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	if abort {
-		_ = syscall.Kill(st.PID, syscall.SIGKILL)
-		fmt.Fprintf(w, "Killed %s (pid %d).\n", app, st.PID)
-		return nil
-	}
-	return withCode(1, fmt.Errorf("%s (pid %d) did not stop within %s", app, st.PID, timeout))
 }

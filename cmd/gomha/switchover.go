@@ -26,23 +26,20 @@ type switchFlags struct {
 	mha                              bool
 }
 
-// register adds the switchover options. With mha, MHA's spelling; the
-// caller registers --new_master_host/port, --interactive and --conf.
+// register adds the switchover options. With mha, MHA's spelling, and
+// only those of --master_state=alive: masterha_master_switch registers the
+// options both states share.
 func (s *switchFlags) register(cmd *cobra.Command, mha bool) {
 	s.mha = mha
 	fl := cmd.Flags()
 	if mha {
+		fl.BoolVar(&s.checkOnly, "check_only", false, "run the checks and change nothing")
 		fl.BoolVar(&s.origIsNewSlave, "orig_master_is_new_slave", false, "make the old master a replica of the new one")
-		fl.IntVar(&s.mhaUpdates, "running_updates_limit", 1, "refuse when the master runs updates, or the new master lags, this many seconds")
-		fl.IntVar(&s.mhaSeconds, "running_seconds_limit", 10, "refuse when a query has run this many seconds on the new master")
-		fl.Int64Var(&s.secondsBehind, "seconds_behind_master", 30, "refuse when a replica lags more (seconds)")
+		fl.IntVar(&s.mhaUpdates, "running_updates_limit", 1, "refuse when the master runs updates, or the new master lags, this many `seconds`")
+		fl.IntVar(&s.mhaSeconds, "running_seconds_limit", 10, "refuse when a query has run this many `seconds` on the new master")
+		fl.Int64Var(&s.secondsBehind, "seconds_behind_master", 30, "refuse when a replica lags more (`seconds`)")
 		fl.BoolVar(&s.skipLock, "skip_lock_all_tables", false, "do not set read_only / FTWRL on the old master (the online change script stops writes)")
 		fl.IntVar(&s.mhaFlush, "flush_tables", 2, "FLUSH NO_WRITE_TO_BINLOG TABLES on the master first: 0 no, 1/2 yes")
-		fl.BoolVar(&s.removeOrig, "remove_orig_master_conf", false, "remove the old master's block from the configuration afterwards")
-		fl.BoolVar(&s.removeOrig, "remove_dead_master_conf", false, "same as --remove_orig_master_conf")
-		fl.BoolVar(&s.checkOnly, "check_only", false, "run the checks and change nothing")
-		fl.StringVar(&s.workdir, "workdir", "", "manager_workdir for the report (default from the configuration)")
-		fl.StringVar(&s.workdir, "manager_workdir", "", "same as --workdir")
 		fl.DurationVar(&s.trxWait, "trx_wait", time.Second, "gomha: wait this long for open write transactions on the old master, then kill them")
 		fl.BoolVar(&s.noKill, "no_kill", false, "gomha: undo the switch instead of killing open write transactions")
 		fl.DurationVar(&s.catchUp, "catchup_timeout", 5*time.Second, "gomha: bound on the new master's catch-up while writes are blocked")
@@ -63,11 +60,18 @@ func (s *switchFlags) register(cmd *cobra.Command, mha bool) {
 	fl.DurationVar(&s.catchUp, "catchup-timeout", 5*time.Second, "bound on the new master's catch-up while writes are blocked")
 	fl.DurationVar(&s.hookTime, "hook-timeout", time.Minute, "deadline of each hook script")
 	fl.StringVar(&s.localAddr, "source-addr", "", "source address for connections to the servers")
+	fl.StringVar(&s.workdir, "workdir", "", "manager_workdir for the report (default from the configuration)")
+	fl.Bool("accept-new-host-keys", false, "")
+	accepted(cmd, "accept-new-host-keys", noSSHSwitch, "false")
 }
+
+// noSSHSwitch is why a switchover takes --accept-new-host-keys and does
+// nothing with it.
+const noSSHSwitch = "a switchover opens no SSH connection (hook scripts run their own ssh): nothing to accept"
 
 // runSwitchover runs the online switchover; exit 0, 10 (switched, some
 // replica failed) or 1 (refused, failed, rolled back).
-func runSwitchover(cmd *cobra.Command, cfg *config.Config, s *switchFlags, output string) error {
+func runSwitchover(cmd *cobra.Command, eng engine, cfg *config.Config, s *switchFlags, output string) error {
 	con, err := consoleFor(cmd, output)
 	if err != nil {
 		return err
@@ -80,9 +84,6 @@ func runSwitchover(cmd *cobra.Command, cfg *config.Config, s *switchFlags, outpu
 		s.updatesLimit = time.Duration(s.mhaUpdates) * time.Second
 		s.secondsLimit = time.Duration(s.mhaSeconds) * time.Second
 		s.flushTables = s.mhaFlush != 0
-		if d, ferr := cmd.Flags().GetDuration("hook_timeout"); ferr == nil {
-			s.hookTime = d
-		}
 	}
 	if s.workdir != "" {
 		cfg.ManagerWorkdir = s.workdir
@@ -94,10 +95,10 @@ func runSwitchover(cmd *cobra.Command, cfg *config.Config, s *switchFlags, outpu
 		TrxWait: s.trxWait, NoKill: s.noKill, CatchUpWait: s.catchUp, LocalAddr: s.localAddr,
 		HookTimeout: s.hookTime, Logger: cliLogger(cmd), Console: con,
 	}
-	stop := answerInterrupts(cmd.ErrOrStderr(), func() string {
+	stop := answerInterrupts(cmd.Context(), cmd.ErrOrStderr(), func() string {
 		return "the switchover is moving writes to the new master; it finishes, or rolls back on a failure, by itself"
 	})
-	rep, err := manager.RunSwitchover(cmd.Context(), cfg, opts)
+	rep, err := eng.RunSwitchover(cmd.Context(), cfg, opts)
 	stop()
 	if output == "json" && rep != nil {
 		if jerr := writeJSON(cmd.OutOrStdout(), rep); jerr != nil {
@@ -110,7 +111,7 @@ func runSwitchover(cmd *cobra.Command, cfg *config.Config, s *switchFlags, outpu
 	return nil
 }
 
-func newSwitchCmd() *cobra.Command {
+func newSwitchCmd(eng engine) *cobra.Command {
 	var cf confFlags
 	var s switchFlags
 	var output string
@@ -136,7 +137,7 @@ repointed, 1 otherwise.`,
 			if s.removeOrig && s.origIsNewSlave {
 				return withCode(1, errors.New("--remove-orig-master-conf and --orig-master-is-new-slave exclude each other"))
 			}
-			return runSwitchover(cmd, cfg, &s, output)
+			return runSwitchover(cmd, eng, cfg, &s, output)
 		},
 	}
 	cf.register(cmd)
