@@ -235,9 +235,16 @@ func watchOnce(ctx context.Context, cfg node.MySQLConfig, query string) error {
 		qctx, cancel := context.WithTimeout(ctx, cfg.QueryTimeout)
 		var r sql.NullInt64
 		err := conn.QueryRowContext(qctx, query).Scan(&r)
+		early := qctx.Err() == nil // the connection broke before the query's deadline
 		cancel()
 		if err != nil {
-			return node.ClassifyMySQLError(cfg.Key, fmt.Errorf("master watch: %w", err))
+			ce := node.ClassifyMySQLError(cfg.Key, fmt.Errorf("master watch: %w", err))
+			if early && ce.Kind == topology.ConnTimeout {
+				// The driver says "invalid connection" for a connection the
+				// server or the network closed, as for a read timeout.
+				ce = &topology.ConnError{Key: cfg.Key, Kind: topology.ConnUnreachable, Err: fmt.Errorf("master watch: connection lost: %w", err)}
+			}
+			return ce
 		}
 	}
 }

@@ -2,7 +2,7 @@ package topology
 
 import (
 	"errors"
-	"fmt"
+	"strings"
 )
 
 // ConnErrorKind classifies why a server could not be read. The kinds matter
@@ -51,8 +51,22 @@ type ConnError struct {
 	Err  error
 }
 
-func (e *ConnError) Error() string {
-	return fmt.Sprintf("%s: %s: %v", e.Key, e.Kind, e.Err)
+func (e *ConnError) Error() string { return e.Key.String() + ": " + e.Detail() }
+
+// Detail is the message without the server's address: the kind, then the
+// cause unless it only repeats the kind.
+func (e *ConnError) Detail() string {
+	if e.Err == nil {
+		return e.Kind.String()
+	}
+	// Go's dial errors repeat the address and often the kind:
+	// "dial tcp 10.0.0.1:3306: connect: connection refused".
+	msg := strings.TrimPrefix(e.Err.Error(), "dial tcp "+e.Key.String()+": ")
+	msg = strings.TrimPrefix(msg, "connect: ")
+	if strings.Contains(msg, e.Kind.String()) {
+		return msg
+	}
+	return e.Kind.String() + ": " + msg
 }
 
 func (e *ConnError) Unwrap() error { return e.Err }
