@@ -59,7 +59,7 @@ not run.`,
 			if err != nil {
 				return err
 			}
-			cfg, err := loadConfig(cmd.Context(), cf.conf, cf.global)
+			cfg, err := loadConfig(cmd, cf.conf, cf.global)
 			if err != nil {
 				return err
 			}
@@ -99,7 +99,7 @@ passed, 2 when any failed, 1 when the check could not run.`,
 			if err != nil {
 				return err
 			}
-			cfg, err := loadConfig(cmd.Context(), cf.conf, cf.global)
+			cfg, err := loadConfig(cmd, cf.conf, cf.global)
 			if err != nil {
 				return err
 			}

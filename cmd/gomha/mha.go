@@ -59,7 +59,7 @@ func newMHACheckReplCmd(eng engine) *cobra.Command {
 	cmd := mhaCommand("masterha_check_repl", "Checking MySQL replication health",
 		"masterha_check_repl --conf=<server config file> [--global_conf=<global config file>] [--seconds_behind_master=<N>]")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		cfg, err := loadConfig(cmd.Context(), m.conf, m.global)
+		cfg, err := loadConfig(cmd, m.conf, m.global)
 		if err != nil {
 			return err
 		}
@@ -104,7 +104,7 @@ func newMHACheckSSHCmd(eng engine) *cobra.Command {
 	cmd := mhaCommand("masterha_check_ssh", "Checking SSH connections",
 		"masterha_check_ssh --conf=<server config file> [--global_conf=<global config file>]")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		cfg, err := loadConfig(cmd.Context(), m.conf, m.global)
+		cfg, err := loadConfig(cmd, m.conf, m.global)
 		if err != nil {
 			return err
 		}

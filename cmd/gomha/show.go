@@ -26,7 +26,7 @@ Exit 0 when the cluster is healthy, 2 when it is not.`,
 			if output != "text" && output != "json" {
 				return withCode(1, fmt.Errorf("--output %q: use text or json", output))
 			}
-			cfg, err := loadConfig(cmd.Context(), cf.conf, cf.global)
+			cfg, err := loadConfig(cmd, cf.conf, cf.global)
 			if err != nil {
 				return err
 			}

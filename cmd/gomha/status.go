@@ -99,7 +99,7 @@ func (s *statusFlags) targets() ([]target, error) {
 // status file.
 func (s *statusFlags) read(ctx context.Context, t target) (target, manager.StatusInfo, error) {
 	if t.conf != "" {
-		cfg, err := loadConfig(ctx, t.conf, s.global)
+		cfg, err := loadConfigQuiet(ctx, t.conf, s.global)
 		if err != nil {
 			return t, manager.StatusInfo{}, err
 		}

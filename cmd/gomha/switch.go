@@ -56,7 +56,7 @@ func (o *mhaSwitch) run(cmd *cobra.Command, eng engine) error {
 	} else if given := inGroup(cmd, groupAlive); len(given) > 0 {
 		fmt.Fprintf(cmd.ErrOrStderr(), "gomha: %s ignored with --master_state=dead\n", strings.Join(given, ", "))
 	}
-	cfg, err := loadConfig(cmd.Context(), o.mc.conf, o.mc.global)
+	cfg, err := loadConfig(cmd, o.mc.conf, o.mc.global)
 	if err != nil {
 		return err
 	}

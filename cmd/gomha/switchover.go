@@ -130,7 +130,7 @@ repointed, 1 otherwise.`,
 		Example: "  gomha switch --conf app1.cnf --new-master-host 127.0.0.12 --orig-master-is-new-slave",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := loadConfig(cmd.Context(), cf.conf, cf.global)
+			cfg, err := loadConfig(cmd, cf.conf, cf.global)
 			if err != nil {
 				return err
 			}
