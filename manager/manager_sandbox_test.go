@@ -123,7 +123,7 @@ func TestManagerStartsBesideDeadMasterSandbox(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	var rep *failover.Report
-	err := manager.RunManager(ctx, s.cfg, manager.ManagerOptions{Once: true, Console: manager.NewConsole(&log),
+	err := manager.RunManager(ctx, s.cfg, manager.ManagerOptions{Once: true, Console: manager.NewConsole(&log), RemoveDeadConf: true,
 		OnFailover: func(r *failover.Report, _ error) { rep = r }})
 	if err != nil {
 		t.Fatalf("manager beside a dead master: %v\n%s", err, log.String())
@@ -134,5 +134,43 @@ func TestManagerStartsBesideDeadMasterSandbox(t *testing.T) {
 	if !strings.Contains(log.String(), "is not reachable at start-up: watching it") || !strings.Contains(log.String(), "[info] Master is down!") {
 		t.Errorf("manager log does not say why it started beside a dead master:\n%s", log.String())
 	}
+	// masterha_manager --remove_dead_master_conf: the block goes after the
+	// one failover it makes.
+	if conf, _ := os.ReadFile(s.cfg.File); strings.Contains(string(conf), "[server1]") || !strings.Contains(string(conf), "[server2]") {
+		t.Errorf("--remove_dead_master_conf: [server1] still in %s:\n%s", s.cfg.File, conf)
+	}
 	s.verify("host2", "host1")
+}
+
+// TestManagerIgnoreFailOnStartSandbox: a replica marked ignore_fail that is
+// down stops the manager from starting, as in MHA, unless
+// --ignore_fail_on_start; then a failover leaves it out (exit 10).
+func TestManagerIgnoreFailOnStartSandbox(t *testing.T) {
+	s := newScenarioConf(t, true, "", map[string]string{"server3": "ignore_fail=1"})
+	s.kill("host3")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	err := manager.RunManager(ctx, s.cfg, manager.ManagerOptions{Once: true})
+	if !errors.Is(err, manager.ErrStartupCheck) {
+		t.Fatalf("without --ignore_fail_on_start: %v, want the start-up check to fail", err)
+	}
+	var log strings.Builder
+	done := make(chan error, 1)
+	go func() {
+		done <- manager.RunManager(ctx, s.cfg, manager.ManagerOptions{Once: true, IgnoreFailOnStart: true, Console: manager.NewConsole(&log)})
+	}()
+	s.waitFor("the manager to watch the master", 30*time.Second, func() bool {
+		st, err := manager.ReadStatus(s.cfg.ManagerWorkdir, s.cfg.App, 0)
+		return err == nil && st.Code == manager.StatusPingOK
+	})
+	s.kill("host1")
+	select {
+	case err = <-done:
+	case <-time.After(time.Minute):
+		t.Fatal("no failover")
+	}
+	if manager.ExitCode(err) != manager.ExitFailoverPartial {
+		t.Fatalf("failover with an ignore_fail replica down: %v (exit %d), want exit 10", err, manager.ExitCode(err))
+	}
+	s.verify("host2", "host1", "host3")
 }

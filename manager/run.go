@@ -22,9 +22,12 @@ type ManagerOptions struct {
 	IgnoreLastFailover bool
 	LastFailoverMinute int
 	SkipSalvage        bool
-	SkipDisableRO      bool // --skip_disable_read_only
-	SkipChangeMaster   bool // --skip_change_master
-	RemoveDeadConf     bool // --remove_dead_master_conf
+	SkipDisableRO      bool         // --skip_disable_read_only
+	SkipChangeMaster   bool         // --skip_change_master
+	RemoveDeadConf     bool         // --remove_dead_master_conf
+	IgnoreFailOnStart  bool         // --ignore_fail_on_start: ignore_fail servers may be down at start-up
+	NewMaster          topology.Key // --new_master_host/port: the failover's new master
+	AcceptNewHostKeys  bool         // record unknown SSH host keys in a failover
 	LocalAddr          string
 	HookTimeout        time.Duration
 	SecondsBehind      int64
@@ -122,13 +125,15 @@ func RunManager(ctx context.Context, cfg *config.Config, opts ManagerOptions) er
 		if opts.OnFailover != nil {
 			opts.OnFailover(rep, ferr)
 		}
-		if opts.Once || (ferr != nil && ExitCode(ferr) != ExitFailoverPartial) {
-			return ferr
-		}
-		if opts.RemoveDeadConf {
+		if opts.RemoveDeadConf && ferr == nil { // as MHA: only after a complete failover
 			if err := config.EditHost(cfg.File, "delete", master.Name, "", nil); err != nil {
 				con.Warnf("could not remove [%s] from %s: %v", master.Name, cfg.File, err)
+			} else {
+				con.Infof("Removed [%s] (the dead master) from %s", master.Name, cfg.File)
 			}
+		}
+		if opts.Once || (ferr != nil && ExitCode(ferr) != ExitFailoverPartial) {
+			return ferr
 		}
 		if nm, ok := serverByKey(cfg, rep.NewMaster); ok {
 			d := newDeposer(master.Server, nm, opts.LocalAddr, status, opts.Logger)
@@ -158,14 +163,25 @@ func startupCheck(ctx context.Context, cfg *config.Config, opts ManagerOptions, 
 	_ = status.Set(StatusInitializingMonitor, "")
 	rep, err := CheckRepl(ctx, cfg, CheckReplOptions{SecondsBehindMaster: opts.SecondsBehind, HookTimeout: opts.HookTimeout}, opts.Console)
 	_, a := rep.Analysis()
+	ignored := 0 // ignore_fail servers down at start-up, let off by --ignore_fail_on_start
 	if err != nil {
-		if !a.OnlyMasterDown() || ctx.Err() != nil {
+		blockers := a.StartBlockers(opts.IgnoreFailOnStart)
+		if len(blockers) > 0 || ctx.Err() != nil {
 			return monitoredMaster{}, nil, fmt.Errorf("%w: %v", ErrStartupCheck, err)
 		}
 		// As MHA: a master already dead when the manager starts is watched
 		// like any other; the usual confirmation (replicas, quorum,
 		// secondary check) decides, then the usual failover rules apply.
-		opts.Console.Warnf("The master %s is not reachable at start-up: watching it, and failing over once its death is confirmed.", a.Master.Server.Label())
+		if a.OnlyMasterDown() {
+			opts.Console.Warnf("The master %s is not reachable at start-up: watching it, and failing over once its death is confirmed.", a.Master.Server.Label())
+		}
+		for _, n := range a.Dead {
+			if n != a.Master && n.Server.IgnoreFail {
+				ignored++
+				opts.Console.Warnf("%s is down; it is ignore_fail and --ignore_fail_on_start was given: "+
+					"it does not count in the quorum, and a failover leaves it out (exit 10).", n.Server.Label())
+			}
+		}
 	}
 	find := func(k topology.Key) config.Server {
 		for _, s := range cfg.Servers {
@@ -179,7 +195,7 @@ func startupCheck(ctx context.Context, cfg *config.Config, opts ManagerOptions, 
 	for _, n := range a.Replicas {
 		replicas = append(replicas, find(n.Key()))
 	}
-	configured := len(cfg.Servers) - 1 - len(a.Unmanaged)
+	configured := len(cfg.Servers) - 1 - len(a.Unmanaged) - ignored
 	return monitoredMaster{Server: find(a.Master.Key()), label: a.Master.Server.Label(), configured: configured}, replicas, nil
 }
 
@@ -187,6 +203,7 @@ func failoverOptions(v Verdict, opts ManagerOptions, status *StatusFile, con *Co
 	fo := FailoverOptions{
 		Dead: v.Master, IgnoreLastFailover: opts.IgnoreLastFailover, LastFailoverMinute: opts.LastFailoverMinute,
 		SkipSalvage: opts.SkipSalvage, SkipDisableRO: opts.SkipDisableRO, SkipChangeMaster: opts.SkipChangeMaster,
+		NewMaster: opts.NewMaster, AcceptNewHostKeys: opts.AcceptNewHostKeys,
 		LocalAddr: opts.LocalAddr, HookTimeout: opts.HookTimeout,
 		Logger: opts.Logger, Console: con, Status: status,
 		Detection: &failover.Detection{FirstFailure: v.FirstFailure, Confirmed: v.Confirmed, Reason: v.Reason,

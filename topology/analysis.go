@@ -37,25 +37,45 @@ func (a *Analysis) Errors() []Problem {
 	return out
 }
 
-// OnlyMasterDown reports whether the master is unreachable and that is all
-// that is wrong: every error is the master's own, or a replica of it whose
-// IO thread is trying to reconnect (Connecting). A manager that starts then
-// watches the master as usual (MHA does the same) instead of refusing to
-// start: the usual confirmation decides whether it is dead.
-func (a *Analysis) OnlyMasterDown() bool {
-	if a.Master == nil || a.Master.Alive() {
-		return false
+// StartBlockers returns the errors that keep a manager from starting. A
+// master that is merely down is not one: every error that is the master's
+// own, or a replica of it whose IO thread is trying to reconnect
+// (Connecting), is left out, and the manager watches the master as usual
+// (MHA does the same): the usual confirmation decides whether it is dead.
+// With ignoreFailDown (MHA's --ignore_fail_on_start), servers marked
+// ignore_fail that do not answer are left out too.
+func (a *Analysis) StartBlockers(ignoreFailDown bool) []Problem {
+	var mk Key
+	if a.Master != nil && !a.Master.Alive() {
+		mk = a.Master.Key()
 	}
-	mk := a.Master.Key()
+	var out []Problem
 	for _, p := range a.Errors() {
 		switch {
-		case p.Key == mk && (p.Code == ProblemMasterUnreachable || p.Code == ProblemUnreachable):
-		case p.Code == ProblemIOThread && a.reconnecting(p.Key):
+		case !mk.IsZero() && p.Key == mk && (p.Code == ProblemMasterUnreachable || p.Code == ProblemUnreachable):
+		case !mk.IsZero() && p.Code == ProblemIOThread && a.reconnecting(p.Key):
+		case ignoreFailDown && p.Code == ProblemUnreachable && a.ignoreFail(p.Key):
 		default:
-			return false
+			out = append(out, p)
 		}
 	}
-	return true
+	return out
+}
+
+// OnlyMasterDown reports whether the master is unreachable and that is all
+// that is wrong (see StartBlockers).
+func (a *Analysis) OnlyMasterDown() bool {
+	return a.Master != nil && !a.Master.Alive() && len(a.StartBlockers(false)) == 0
+}
+
+// ignoreFail reports whether the dead server at k is marked ignore_fail.
+func (a *Analysis) ignoreFail(k Key) bool {
+	for _, n := range a.Dead {
+		if n.Key() == k {
+			return n.Server.IgnoreFail
+		}
+	}
+	return false
 }
 
 // reconnecting reports whether the replica at k retries its master.
@@ -127,7 +147,7 @@ func errText(n *Node) string {
 		return "no status"
 	}
 	if ce, ok := n.Err.(*ConnError); ok {
-		return fmt.Sprintf("%s: %v", ce.Kind, ce.Err)
+		return ce.Detail()
 	}
 	return n.Err.Error()
 }
@@ -188,6 +208,10 @@ func findMaster(a *Analysis, s *Snapshot, alive []*Node) *Node {
 		m := deadCands[0]
 		a.add(ProblemMasterUnreachable, SeverityError, m.Key(), "the current master is not reachable: %s", errText(m))
 		return m
+	}
+	if len(cands) == 0 {
+		a.add(ProblemNoMaster, SeverityError, Key{}, "cannot tell the current master: no server answers")
+		return nil
 	}
 	a.add(ProblemNoMaster, SeverityError, Key{}, "cannot tell the current master: candidates %s, none alone writable", nodeList(cands))
 	return nil

@@ -222,3 +222,24 @@ func TestOnlyMasterDown(t *testing.T) {
 		}
 	}
 }
+
+// TestStartBlockersIgnoreFail: MHA's --ignore_fail_on_start lets a manager
+// start while a replica marked ignore_fail is down, and only then.
+func TestStartBlockersIgnoreFail(t *testing.T) {
+	down := func(ignoreFail bool) *Analysis {
+		s := cluster()
+		s.Nodes[2].Status = nil
+		s.Nodes[2].Err = &ConnError{Key: Key{"127.0.0.13", 3306}, Kind: ConnRefused, Err: errors.New("refused")}
+		s.Nodes[2].Server.IgnoreFail = ignoreFail
+		return Analyze(s, CheckOptions{SecondsBehindMaster: 30})
+	}
+	if got := down(true).StartBlockers(true); len(got) != 0 {
+		t.Errorf("ignore_fail replica down with --ignore_fail_on_start: blockers %v, want none", got)
+	}
+	if got := down(true).StartBlockers(false); len(got) == 0 {
+		t.Error("ignore_fail replica down without --ignore_fail_on_start: no blocker, want one (as MHA)")
+	}
+	if got := down(false).StartBlockers(true); len(got) == 0 {
+		t.Error("a replica without ignore_fail down: no blocker, want one")
+	}
+}

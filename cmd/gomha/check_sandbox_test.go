@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -28,6 +29,17 @@ func gomha(t *testing.T, args ...string) (int, string) {
 	}
 	code := run(ctx, argv, &out, &out)
 	return code, out.String()
+}
+
+// gomhaStdout runs the command and returns its standard output alone (a
+// JSON document with -o json), with the whole output for failure messages.
+func gomhaStdout(t *testing.T, args ...string) (code int, stdout, all string) {
+	t.Helper()
+	var out, both bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	code = run(ctx, append([]string{"gomha"}, args...), io.MultiWriter(&out, &both), &both)
+	return code, out.String(), both.String()
 }
 
 // upCluster starts a 3-host sandbox on 127.0.0.81-83 for this package.
@@ -86,14 +98,24 @@ func TestCheckReplSandbox(t *testing.T) {
 		}
 	}
 	t.Run("healthy", healthy)
+	// As MHA: a SQL thread stopped by hand (no error) is a warning, not a
+	// reason to refuse monitoring.
+	t.Run("sql thread stopped without error", func(t *testing.T) {
+		exec1(t, c, h2.Addr, "STOP SLAVE SQL_THREAD")
+		code, out := gomha(t, "masterha_check_repl", "--conf="+app, "--global_conf="+global)
+		exec1(t, c, h2.Addr, "START SLAVE SQL_THREAD")
+		if code != 0 || !strings.Contains(out, "[warning]") || !strings.Contains(out, "SQL thread stopped without an error") {
+			t.Fatalf("exit %d, want 0 with a warning naming the stopped SQL thread:\n%s", code, out)
+		}
+	})
 
 	cases := []struct {
 		name, host, want string
 		break_, mend     []string
 		conf             func() (string, string)
 	}{
-		{name: "sql thread stopped", host: h2.Addr, want: "sql_thread_not_running",
-			break_: []string{"STOP SLAVE SQL_THREAD"}, mend: []string{"START SLAVE SQL_THREAD"}},
+		{name: "io thread stopped", host: h2.Addr, want: "io_thread_not_running",
+			break_: []string{"STOP SLAVE IO_THREAD"}, mend: []string{"START SLAVE IO_THREAD"}},
 		{name: "replica from elsewhere", host: h3.Addr, want: "replicates from " + h2.Addr + ":3306, not from the master " + h1.Addr,
 			break_: []string{"STOP SLAVE", changeMaster(c, h2), "START SLAVE"},
 			mend:   []string{"STOP SLAVE", changeMaster(c, h1), "START SLAVE"}},

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"github.com/gomha/gomha/coord"
 	"os"
 	"path/filepath"
 	"strings"
@@ -108,7 +109,13 @@ func TestStatusOptions(t *testing.T) {
 			}
 		}
 	}
-	// app2 looks like a manager (this test process) whose ping fails.
+	// app2 looks like a manager (this test process, holding the manager's
+	// lock) whose ping fails.
+	presence, err := coord.ClaimManager(filepath.Join(base, "app2"), "app2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer presence.Release()
 	line := fmt.Sprintf("%d\t20:PING_FAILING\tmaster:127.0.0.1\n", os.Getpid())
 	if err := os.WriteFile(manager.StatusFilePath(filepath.Join(base, "app2"), "app2"), []byte(line), 0o600); err != nil {
 		t.Fatal(err)

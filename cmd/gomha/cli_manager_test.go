@@ -89,18 +89,26 @@ func TestMHAManagerOptions(t *testing.T) {
 					t.Errorf("logged to the terminal too:\n%s%s", res.stdout, res.stderr)
 				}
 			}},
-		{why: "--remove_orig_master_conf is MHA's other spelling of --remove_dead_master_conf: the block goes after a successful failover",
-			args: []string{"--remove_orig_master_conf"}, dead: "127.0.0.1:3306",
-			check: func(t *testing.T, _ *recorder, _ cliResult, conf, _ string) {
-				if c := readFile(t, conf); strings.Contains(c, "[server1]") || !strings.Contains(c, "[server2]") {
-					t.Errorf("want exactly [server1] removed:\n%s", c)
+		{why: "--remove_orig_master_conf is MHA's other spelling of --remove_dead_master_conf (the manager removes the block after a complete failover)",
+			args: []string{"--remove_orig_master_conf"},
+			check: func(t *testing.T, r *recorder, _ cliResult, _, _ string) {
+				if !r.mgr.RemoveDeadConf {
+					t.Errorf("options %+v", r.mgr)
 				}
 			}},
-		{why: "as in MHA, a failed failover leaves the dead master's block in place",
+		{why: "a failed failover is exit 1",
 			args: []string{"--remove_dead_master_conf"}, dead: "127.0.0.1:3306", err: errors.New("failover failed"),
-			check: func(t *testing.T, _ *recorder, res cliResult, conf, _ string) {
-				if res.code != 1 || !strings.Contains(readFile(t, conf), "[server1]") {
-					t.Errorf("exit %d, configuration:\n%s", res.code, readFile(t, conf))
+			check: func(t *testing.T, _ *recorder, res cliResult, _, _ string) {
+				if res.code != 1 {
+					t.Errorf("exit %d", res.code)
+				}
+			}},
+		{why: "--new_master_host, --ignore_fail_on_start and --accept_new_host_keys reach the manager",
+			args: []string{"--new_master_host=127.0.0.2", "--ignore_fail_on_start", "--accept_new_host_keys"},
+			check: func(t *testing.T, r *recorder, res cliResult, _, _ string) {
+				o := r.mgr
+				if o.NewMaster.String() != "127.0.0.2:3306" || !o.IgnoreFailOnStart || !o.AcceptNewHostKeys || strings.Contains(res.stderr, "accepted") {
+					t.Errorf("options %+v\n%s", o, res.stderr)
 				}
 			}},
 		{why: "--check_only runs the start-up checks and never monitors",
@@ -126,12 +134,12 @@ func TestMHAManagerAccepted(t *testing.T) {
 			}},
 		{why: "interactive waits, binlog servers, test-only and monitor-found values are accepted with one warning each, and the manager still runs",
 			args: []string{"--wait_until_gtid_in_sync=0", "--wait_on_monitor_error=5", "--wait_on_failover_error=5", "--interactive=1",
-				"--monitor_only", "--ignore_fail_on_start", "--ignore_binlog_server_error", "--dead_master_host=127.0.0.1", "--dead_master_ip=127.0.0.1",
-				"--dead_master_port=3306", "--new_master_host=127.0.0.2", "--new_master_port=3306", "--ssh_reachable=1", "--accept_new_host_keys"},
+				"--monitor_only", "--ignore_binlog_server_error", "--dead_master_host=127.0.0.1", "--dead_master_ip=127.0.0.1",
+				"--dead_master_port=3306", "--ssh_reachable=1"},
 			check: func(t *testing.T, r *recorder, res cliResult, _, _ string) {
 				for _, o := range []string{"--wait_until_gtid_in_sync=0", "--wait_on_monitor_error=5", "--wait_on_failover_error=5", "--interactive=1",
-					"--monitor_only", "--ignore_fail_on_start", "--ignore_binlog_server_error", "--dead_master_host", "--dead_master_ip",
-					"--dead_master_port", "--new_master_host", "--new_master_port", "--ssh_reachable=1", "--accept_new_host_keys"} {
+					"--monitor_only", "--ignore_binlog_server_error", "--dead_master_host", "--dead_master_ip",
+					"--dead_master_port", "--ssh_reachable=1"} {
 					if !warned(res.stderr, o) {
 						t.Errorf("no warning for %s:\n%s", o, res.stderr)
 					}
@@ -156,10 +164,26 @@ func TestNativeManagerOptions(t *testing.T) {
 	r := &recorder{}
 	res := gomhaWith(t, cliEnv{eng: r}, append([]string{"manager", "--skip-disable-read-only", "--skip_change_master",
 		"--workdir", dir + "/w", "--hook-timeout", "5s", "--accept-new-host-keys"}, confArgs(conf)...)...)
-	if res.code != 0 || !r.mgr.SkipDisableRO || !r.mgr.SkipChangeMaster || r.mgr.Once || r.mgr.HookTimeout != 5*time.Second || r.cfg.ManagerWorkdir != dir+"/w" {
+	if res.code != 0 || !r.mgr.SkipDisableRO || !r.mgr.SkipChangeMaster || r.mgr.Once || r.mgr.HookTimeout != 5*time.Second ||
+		r.cfg.ManagerWorkdir != dir+"/w" || !r.mgr.AcceptNewHostKeys {
 		t.Fatalf("exit %d, options %+v\n%s", res.code, r.mgr, res.stderr)
 	}
-	if !warned(res.stderr, "--accept-new-host-keys") || !strings.Contains(res.stderr, "StrictHostKeyChecking=accept-new") {
-		t.Errorf("--accept-new-host-keys: the manager cannot pass it on and should say what to do instead:\n%s", res.stderr)
+}
+
+// TestConfigWarningsPrinted: a value MHA reads in its own way (here
+// check_repl_delay=no, which Perl reads as true) is named on standard
+// error and in the manager's log; the command still runs.
+func TestConfigWarningsPrinted(t *testing.T) {
+	conf, dir := testApp(t, "check_repl_delay=no\nmanager_log=DIR/m.log\n")
+	r := &recorder{}
+	res := gomhaWith(t, cliEnv{eng: r}, append([]string{"manager"}, confArgs(conf)...)...)
+	if res.code != 0 || len(r.calls) == 0 {
+		t.Fatalf("exit %d, calls %v\n%s", res.code, r.calls, res.stderr)
+	}
+	if !strings.Contains(res.stderr, "gomha: warning: ") || !strings.Contains(res.stderr, "check_repl_delay") {
+		t.Errorf("no warning on standard error:\n%s", res.stderr)
+	}
+	if log := readFile(t, filepath.Join(dir, "m.log")); !strings.Contains(log, "[warning]") || !strings.Contains(log, "check_repl_delay") {
+		t.Errorf("no warning in the manager log:\n%s", log)
 	}
 }

@@ -123,7 +123,7 @@ func runManualFailover(cmd *cobra.Command, eng engine, cfg *config.Config, f *fa
 	if f.dryRun {
 		plan, err := eng.DryRun(cmd.Context(), cfg, opts)
 		if err != nil {
-			return withCode(exitFail, fmt.Errorf("plan failover of %s: %w", opts.Dead, err))
+			return withCode(exitFail, err) // PlanFailover's errors name the dead master
 		}
 		if f.output == "json" {
 			return writeJSON(cmd.OutOrStdout(), plan)
@@ -171,7 +171,7 @@ master switched but some replica could not be recovered, 1 otherwise.`,
 		Example: "  gomha failover --conf app1.cnf --dead-master-host 127.0.0.11 --dry-run\n  gomha failover --conf app1.cnf --dead-master-host 127.0.0.11",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := loadConfig(cmd.Context(), cf.conf, cf.global)
+			cfg, err := loadConfig(cmd, cf.conf, cf.global)
 			if err != nil {
 				return err
 			}
@@ -201,4 +201,20 @@ master switched but some replica could not be recovered, 1 otherwise.`,
 	f.ssh = 2
 	outputFlag(cmd, &f.output)
 	return cmd
+}
+
+// removeServerBlock deletes the [server] block of the server whose key
+// prints as key (--remove_dead_master_conf after a successful failover).
+func removeServerBlock(cfg *config.Config, key string, con *manager.Console) {
+	for _, s := range cfg.Servers {
+		if manager.TopologyServer(s).Key().String() != key {
+			continue
+		}
+		if err := config.EditHost(cfg.File, "delete", s.Name, "", nil); err != nil {
+			con.Warnf("could not remove [%s] from %s: %v", s.Name, cfg.File, err)
+			return
+		}
+		con.Infof("Removed [%s] (the dead master) from %s", s.Name, cfg.File)
+		return
+	}
 }

@@ -10,7 +10,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/gomha/gomha/failover"
 	"github.com/gomha/gomha/manager"
 	"github.com/gomha/gomha/manager/config"
 )
@@ -19,6 +18,9 @@ import (
 type managerFlags struct {
 	ignoreLast, skipSalvage, removeDead bool
 	skipDisable, skipChange, checkOnly  bool
+	ignoreFailOnStart, acceptNew        bool
+	newHost                             string
+	newPort                             int
 	lastMinute                          int
 	localAddr, logOutput, workdir       string
 	hookTimeout                         time.Duration
@@ -45,31 +47,28 @@ func (m *managerFlags) run(cmd *cobra.Command, eng engine, cfg *config.Config, o
 		level = slog.LevelDebug
 	}
 	con := manager.NewConsole(out)
+	for _, w := range cfg.Warnings { // in the manager's log too, where a DBA looks later
+		con.Warnf("%s", w)
+	}
 	opts := manager.ManagerOptions{
 		Once: once, IgnoreLastFailover: m.ignoreLast, LastFailoverMinute: m.lastMinute, SkipSalvage: m.skipSalvage,
 		SkipDisableRO: m.skipDisable, SkipChangeMaster: m.skipChange, RemoveDeadConf: m.removeDead,
+		IgnoreFailOnStart: m.ignoreFailOnStart, AcceptNewHostKeys: m.acceptNew,
 		LocalAddr: m.localAddr, HookTimeout: m.hookTimeout, SecondsBehind: m.sbm,
 		Logger: slog.New(slog.NewTextHandler(logW, &slog.HandlerOptions{Level: level})), Console: con,
 	}
-	// RunManager removes the dead master's block itself only when it goes
-	// on watching; after masterha_manager's one failover, this does, when
-	// it succeeded (as MHA).
-	var dead string
-	if once && m.removeDead {
-		opts.OnFailover = func(rep *failover.Report, ferr error) {
-			if ferr == nil && rep != nil {
-				dead = rep.DeadMaster
-			}
+	if m.newHost != "" {
+		nm, err := serverKey(cfg, m.newHost, m.newPort, "new master")
+		if err != nil {
+			return err
 		}
+		opts.NewMaster = nm
 	}
 	release := interruptsFrom(cmd.Context()).hold(failingOver(cfg))
 	err = eng.RunManager(cmd.Context(), cfg, opts)
 	release()
 	if err != nil {
 		return withCode(manager.ExitCode(err), err)
-	}
-	if dead != "" {
-		removeServerBlock(cfg, dead, con)
 	}
 	return nil
 }
@@ -84,22 +83,6 @@ func failingOver(cfg *config.Config) func() (bool, string) {
 			return false, ""
 		}
 		return true, "a failover is running: the manager stops once it has finished (SIGKILL stops it at once)"
-	}
-}
-
-// removeServerBlock deletes the [server] block of the server whose key
-// prints as key (--remove_dead_master_conf after a successful failover).
-func removeServerBlock(cfg *config.Config, key string, con *manager.Console) {
-	for _, s := range cfg.Servers {
-		if manager.TopologyServer(s).Key().String() != key {
-			continue
-		}
-		if err := config.EditHost(cfg.File, "delete", s.Name, "", nil); err != nil {
-			con.Warnf("could not remove [%s] from %s: %v", s.Name, cfg.File, err)
-			return
-		}
-		con.Infof("Removed [%s] (the dead master) from %s", s.Name, cfg.File)
-		return
 	}
 }
 
@@ -142,6 +125,10 @@ func (m *managerFlags) register(cmd *cobra.Command, mha bool) {
 		alias(cmd, "log_output", "manager_log")
 		alias(cmd, "manager_workdir", "workdir")
 	}
+	fl.BoolVar(&m.ignoreFailOnStart, name("ignore-fail-on-start", "ignore_fail_on_start"), false, "start even when servers marked ignore_fail do not answer")
+	fl.StringVar(&m.newHost, name("new-master-host", "new_master_host"), "", "promote this configured `host` in a failover (instead of candidate_master, then the latest)")
+	fl.IntVar(&m.newPort, name("new-master-port", "new_master_port"), 3306, "port of --new_master_host")
+	fl.BoolVar(&m.acceptNew, name("accept-new-host-keys", "accept_new_host_keys"), false, "record the host key of a host not yet in known_hosts (a changed key is always refused)")
 	fl.StringVar(&m.localAddr, name("source-addr", "source_addr"), "", "source `address` for connections to the servers")
 	fl.DurationVar(&m.hookTimeout, name("hook-timeout", "hook_timeout"), time.Minute, "deadline of each hook script")
 	fl.BoolVar(&m.debug, "debug", false, "debug logging")
@@ -149,10 +136,6 @@ func (m *managerFlags) register(cmd *cobra.Command, mha bool) {
 		group(cmd, groupGomha, "source_addr", "hook_timeout", "debug")
 	}
 }
-
-// noHostKeys is why the manager takes --accept-new-host-keys without
-// passing it on.
-const noHostKeys = "the manager does not pass it on: put -o StrictHostKeyChecking=accept-new in ssh_options to record unknown host keys"
 
 func newManagerCmd(eng engine) *cobra.Command {
 	var cf confFlags
@@ -168,7 +151,7 @@ manager_workdir, and goes on watching the new master. SIGTERM/SIGINT stop it
 cleanly (never in the middle of a failover).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := loadConfig(cmd.Context(), cf.conf, cf.global)
+			cfg, err := loadConfig(cmd, cf.conf, cf.global)
 			if err != nil {
 				return err
 			}
@@ -177,7 +160,5 @@ cleanly (never in the middle of a failover).`,
 	}
 	cf.register(cmd)
 	m.register(cmd, false)
-	cmd.Flags().Bool("accept-new-host-keys", false, "")
-	accepted(cmd, "accept-new-host-keys", noHostKeys, "false")
 	return cmd
 }

@@ -14,7 +14,7 @@ func newMHAManagerCmd(eng engine) *cobra.Command {
 	cmd := mhaCommand("masterha_manager", "Monitoring MySQL master server availability and do failover if it detects master failure",
 		"masterha_manager --conf=<server config file> [--global_conf=<global config file>] [options]")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		cfg, err := loadConfig(cmd.Context(), mc.conf, mc.global)
+		cfg, err := loadConfig(cmd, mc.conf, mc.global)
 		if err != nil {
 			return err
 		}
@@ -33,16 +33,11 @@ func newMHAManagerCmd(eng engine) *cobra.Command {
 	group(cmd, groupNoEffect, "check_repl_health", "skip_ssh_check", "skip_check_ssh")
 	acceptMHAWaits(cmd)
 	acceptBools(cmd, "as in MHA, masterha_manager still fails over; gomha has no monitor-only mode", "monitor_only")
-	acceptBools(cmd, "gomha's start-up check requires every configured server to answer, ignore_fail or not (delete a server's block to leave it out)", "ignore_fail_on_start")
 	acceptBools(cmd, "gomha does not use [binlog] servers in a failover: there is no error of theirs to ignore", "ignore_binlog_server_error")
 	acceptStrings(cmd, "gomha fails over the master its monitor found dead", "dead_master_host", "dead_master_ip")
 	acceptInts(cmd, "gomha fails over the master its monitor found dead", "dead_master_port")
-	acceptStrings(cmd, "the manager does not pass it on: it promotes by candidate_master, then the latest replica (set candidate_master=1 on the server to prefer)", "new_master_host")
-	acceptInts(cmd, "the manager does not pass it on: it promotes by candidate_master, then the latest replica", "new_master_port")
 	fl.Int("ssh_reachable", -1, "")
 	accepted(cmd, "ssh_reachable", "gomha's monitor checks SSH to the dead master's host itself", "-1")
-	fl.Bool("accept_new_host_keys", false, "")
-	accepted(cmd, "accept_new_host_keys", noHostKeys, "false")
 	return cmd
 }
 

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -97,6 +98,38 @@ func TestManagerLifeSandbox(t *testing.T) {
 	code, out = gomha(t, "show", "--conf", c.ConfPath)
 	if code != exitUnhealthy || !strings.Contains(out, "master 127.0.0.82:3306") || !strings.Contains(out, "127.0.0.81(127.0.0.81:3306)  dead") {
 		t.Fatalf("show after the failover (old master still configured): exit %d\n%s", code, out)
+	}
+	// In JSON, what a dead server cannot say is null, not false.
+	_, out, _ = gomhaStdout(t, "show", "--conf", c.ConfPath, "-o", "json")
+	var sh struct {
+		Servers []struct {
+			Key      string `json:"key"`
+			ReadOnly *bool  `json:"read_only"`
+		} `json:"servers"`
+	}
+	if err := json.Unmarshal([]byte(out), &sh); err != nil {
+		t.Fatalf("show -o json: %v\n%s", err, out)
+	}
+	for _, s := range sh.Servers {
+		if dead := s.Key == "127.0.0.81:3306"; dead != (s.ReadOnly == nil) {
+			t.Errorf("show -o json: %s read_only=%v (want null only for the dead server)", s.Key, s.ReadOnly)
+		}
+	}
+	_, out, all := gomhaStdout(t, "check", "repl", "--conf", c.ConfPath, "-o", "json")
+	var rr struct {
+		Servers []struct {
+			Key      string           `json:"key"`
+			ReadOnly *json.RawMessage `json:"read_only"`
+			LogBin   *json.RawMessage `json:"log_bin"`
+		} `json:"servers"`
+	}
+	if err := json.Unmarshal([]byte(out), &rr); err != nil {
+		t.Fatalf("check repl -o json: %v\n%s", err, all)
+	}
+	for _, s := range rr.Servers {
+		if s.Key == "127.0.0.81:3306" && (s.ReadOnly != nil || s.LogBin != nil) {
+			t.Errorf("check repl -o json: the dead server has read_only %s, log_bin %s; want null", *s.ReadOnly, *s.LogBin)
+		}
 	}
 	reports, _ := filepath.Glob(filepath.Join(filepath.Dir(c.ConfPath), "manager", "app1.failover.*.json"))
 	if len(reports) != 1 {

@@ -57,7 +57,7 @@ func TestMasterSwitchAliveSandbox(t *testing.T) {
 
 	code, out = gomha(t, "masterha_master_switch", "--master_state=alive", "--conf="+conf, "--new_master_host="+h2.Addr,
 		"--interactive=0", "--orig_master_is_new_slave")
-	if code != 0 || !strings.Contains(out, "Switching master to "+h2.Addr+":3306 completed successfully.") {
+	if code != 0 || !strings.Contains(out, "Switching master to "+h2.Addr+"("+h2.Addr+":3306) completed successfully.") {
 		t.Fatalf("switch: exit %d\n%s", code, out)
 	}
 	for _, want := range []string{"file mode", h1.Addr + ":3306: replica of " + h2.Addr, c.Hosts[2].Addr + ":3306: replica of " + h2.Addr, "writes blocked"} {
