@@ -29,6 +29,7 @@ type SSHHostResult struct {
 	BinlogDir string `json:"binlog_dir,omitempty"` // the readable master_binlog_dir
 	Error     string `json:"error,omitempty"`
 	Took      string `json:"took"`
+	err       error  // the failure, for callers that tell its kinds apart
 }
 
 // SSHConfigFor returns how gomha reaches s over SSH: ssh_host/ssh_port/
@@ -67,16 +68,7 @@ func CheckSSH(ctx context.Context, cfg *config.Config, opts SSHCheckOptions, con
 		}
 		servers = append(servers, s)
 	}
-	results := make([]SSHHostResult, len(servers))
-	var wg sync.WaitGroup
-	for i, s := range servers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			results[i] = checkOneSSH(ctx, s, opts)
-		}()
-	}
-	wg.Wait()
+	results := checkHostsSSH(ctx, servers, opts)
 	var failed []string
 	for _, r := range results {
 		if r.OK {
@@ -94,28 +86,81 @@ func CheckSSH(ctx context.Context, cfg *config.Config, opts SSHCheckOptions, con
 	return results, nil
 }
 
+// checkHostsSSH checks every server's host at once.
+func checkHostsSSH(ctx context.Context, servers []config.Server, opts SSHCheckOptions) []SSHHostResult {
+	results := make([]SSHHostResult, len(servers))
+	var wg sync.WaitGroup
+	for i, s := range servers {
+		wg.Go(func() { results[i] = checkOneSSH(ctx, s, opts) })
+	}
+	wg.Wait()
+	return results
+}
+
+// ErrSSHAtStart is returned by the manager's start-up when a host answers
+// SSH but refuses gomha (host key, authentication, master_binlog_dir).
+var ErrSSHAtStart = errors.New("SSH check at start-up failed")
+
+// sshAtStart is the manager's start-up SSH check, as MHA's: every host
+// (but skip_init_ssh_check ones) is reached as a failover would reach it.
+// A host that answers and refuses is a configuration error a failover must
+// not discover: the manager does not start. A host that does not answer at
+// all is a warning (MHA warns too): a failover then neither salvages nor
+// fences over SSH there.
+func sshAtStart(ctx context.Context, cfg *config.Config, acceptNew bool, con *Console) error {
+	var servers []config.Server
+	for _, s := range cfg.Servers {
+		if !s.SkipInitSSHCheck {
+			servers = append(servers, s)
+		}
+	}
+	var refused []string
+	for _, r := range checkHostsSSH(ctx, servers, SSHCheckOptions{AcceptNewHostKeys: acceptNew}) {
+		switch {
+		case r.OK:
+			con.Infof("Checking SSH to %s (%s).. ok.", r.SSH, r.Name)
+		case r.Unanswered():
+			con.Warnf("SSH to %s (%s) does not answer: a failover could not read its binlog nor fence it over SSH: %s", r.SSH, r.Name, r.Error)
+		default:
+			con.Errorf("SSH to %s (%s) failed: %s", r.SSH, r.Name, r.Error)
+			refused = append(refused, r.Error)
+		}
+	}
+	if len(refused) > 0 {
+		return fmt.Errorf("%w: %s (fix it, or set skip_init_ssh_check=1 on the server, or --skip_ssh_check)", ErrSSHAtStart, strings.Join(refused, "; "))
+	}
+	return nil
+}
+
 func checkOneSSH(ctx context.Context, s config.Server, opts SSHCheckOptions) SSHHostResult {
 	start := time.Now()
 	res := SSHHostResult{Name: s.Name, SSH: s.SSHUser + "@" + s.SSHHost + ":" + strconv.Itoa(s.SSHPort)}
 	defer func() { res.Took = time.Since(start).Round(time.Millisecond).String() }()
 	sc, err := SSHConfigFor(s, opts.AcceptNewHostKeys)
 	if err != nil {
-		res.Error = err.Error()
+		res.Error, res.err = err.Error(), err
 		return res
 	}
 	sess, err := node.DialSSH(ctx, sc)
 	if err != nil {
-		res.Error = err.Error()
+		res.Error, res.err = err.Error(), err
 		return res
 	}
 	defer sess.Close()
 	dir, err := readableBinlogDir(ctx, sess, s.MasterBinlogDir)
 	if err != nil {
-		res.Error = err.Error()
+		res.Error, res.err = err.Error(), err
 		return res
 	}
 	res.OK, res.BinlogDir = true, dir
 	return res
+}
+
+// Unanswered reports whether the host did not answer at all (unreachable,
+// or no handshake in time), as opposed to answering and refusing (host
+// key, authentication, master_binlog_dir, ssh_options).
+func (r SSHHostResult) Unanswered() bool {
+	return errors.Is(r.err, node.ErrSSHUnreachable) || errors.Is(r.err, node.ErrSSHTimeout)
 }
 
 // readableBinlogDir returns the first master_binlog_dir entry that is a

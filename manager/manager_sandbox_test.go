@@ -174,3 +174,30 @@ func TestManagerIgnoreFailOnStartSandbox(t *testing.T) {
 	}
 	s.verify("host2", "host1", "host3")
 }
+
+// TestManagerChecksSSHAtStartSandbox: as MHA, the manager checks SSH to
+// every host before it watches: a host that refuses gomha (here a login
+// that does not exist) stops it at start, not at the failover;
+// --skip_ssh_check starts anyway.
+func TestManagerChecksSSHAtStartSandbox(t *testing.T) {
+	s := newScenarioConf(t, true, "", map[string]string{"server2": "ssh_user=gomha_no_such_user"})
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var log strings.Builder
+	err := manager.RunManager(ctx, s.cfg, manager.ManagerOptions{Once: true, Console: manager.NewConsole(&log)})
+	if !errors.Is(err, manager.ErrStartupCheck) || !strings.Contains(err.Error(), "gomha_no_such_user") ||
+		!strings.Contains(err.Error(), "--skip_ssh_check") || strings.Contains(err.Error(), "\n") {
+		t.Fatalf("SSH refused at start-up: %v, want one line naming the login and the way out\n%s", err, log.String())
+	}
+	mctx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- manager.RunManager(mctx, s.cfg, manager.ManagerOptions{SkipSSHCheck: true}) }()
+	s.waitFor("the manager to watch the master", 30*time.Second, func() bool {
+		st, err := manager.ReadStatus(s.cfg.ManagerWorkdir, s.cfg.App, 0)
+		return err == nil && st.Code == manager.StatusPingOK
+	})
+	stop()
+	if err := <-done; err != nil {
+		t.Fatalf("manager with --skip_ssh_check: %v", err)
+	}
+}

@@ -301,9 +301,12 @@ func TestDeposedMasterRejoinsSandbox(t *testing.T) {
 	if r := s.nextReport(reports, time.Minute); !r.Succeeded {
 		t.Fatalf("failover: %s", r.Error)
 	}
-	if sh := manager.BuildShow(context.Background(), s.cfg, time.Second); len(sh.Deposed) != 1 || !strings.Contains(sh.Deposed[0].State, "kill over SSH") {
-		t.Errorf("show does not give the failover's fencing of the old master: %+v", sh.Deposed)
-	}
+	// The manager records the deposed master once it watches again, just
+	// after the failover's report.
+	s.waitFor("show to give the failover's fencing of the old master", 20*time.Second, func() bool {
+		sh := manager.BuildShow(context.Background(), s.cfg, time.Second)
+		return len(sh.Deposed) == 1 && strings.Contains(sh.Deposed[0].State, "kill over SSH")
+	})
 	if err := s.c.StartMysqld(context.Background(), "host1"); err != nil {
 		t.Fatal(err)
 	}

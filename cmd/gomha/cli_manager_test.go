@@ -103,6 +103,13 @@ func TestMHAManagerOptions(t *testing.T) {
 					t.Errorf("exit %d", res.code)
 				}
 			}},
+		{why: "--skip_check_ssh is MHA's other spelling of --skip_ssh_check: no SSH check at start-up",
+			args: []string{"--skip_check_ssh"},
+			check: func(t *testing.T, r *recorder, res cliResult, _, _ string) {
+				if !r.mgr.SkipSSHCheck || strings.Contains(res.stderr, "accepted") {
+					t.Errorf("options %+v\n%s", r.mgr, res.stderr)
+				}
+			}},
 		{why: "--new_master_host, --ignore_fail_on_start and --accept_new_host_keys reach the manager",
 			args: []string{"--new_master_host=127.0.0.2", "--ignore_fail_on_start", "--accept_new_host_keys"},
 			check: func(t *testing.T, r *recorder, res cliResult, _, _ string) {
@@ -126,7 +133,7 @@ func TestMHAManagerOptions(t *testing.T) {
 func TestMHAManagerAccepted(t *testing.T) {
 	runManagerCases(t, []managerCase{
 		{why: "options gomha already obeys (replication health is always checked, no SSH at start, GTID sync always awaited) print nothing",
-			args: []string{"--check_repl_health", "--skip_ssh_check", "--skip_check_ssh", "--wait_until_gtid_in_sync=1", "--interactive=0", "--wait_on_monitor_error=0"},
+			args: []string{"--check_repl_health", "--wait_until_gtid_in_sync=1", "--interactive=0", "--wait_on_monitor_error=0"},
 			check: func(t *testing.T, _ *recorder, res cliResult, _, _ string) {
 				if strings.Contains(res.stderr, "accepted") {
 					t.Errorf("stderr:\n%s", res.stderr)

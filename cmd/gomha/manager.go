@@ -19,6 +19,7 @@ type managerFlags struct {
 	ignoreLast, skipSalvage, removeDead bool
 	skipDisable, skipChange, checkOnly  bool
 	ignoreFailOnStart, acceptNew        bool
+	skipSSH                             bool
 	newHost                             string
 	newPort                             int
 	lastMinute                          int
@@ -53,7 +54,7 @@ func (m *managerFlags) run(cmd *cobra.Command, eng engine, cfg *config.Config, o
 	opts := manager.ManagerOptions{
 		Once: once, IgnoreLastFailover: m.ignoreLast, LastFailoverMinute: m.lastMinute, SkipSalvage: m.skipSalvage,
 		SkipDisableRO: m.skipDisable, SkipChangeMaster: m.skipChange, RemoveDeadConf: m.removeDead,
-		IgnoreFailOnStart: m.ignoreFailOnStart, AcceptNewHostKeys: m.acceptNew,
+		IgnoreFailOnStart: m.ignoreFailOnStart, AcceptNewHostKeys: m.acceptNew, SkipSSHCheck: m.skipSSH,
 		LocalAddr: m.localAddr, HookTimeout: m.hookTimeout, SecondsBehind: m.sbm,
 		Logger: slog.New(slog.NewTextHandler(logW, &slog.HandlerOptions{Level: level})), Console: con,
 	}
@@ -126,6 +127,11 @@ func (m *managerFlags) register(cmd *cobra.Command, mha bool) {
 		alias(cmd, "manager_workdir", "workdir")
 	}
 	fl.BoolVar(&m.ignoreFailOnStart, name("ignore-fail-on-start", "ignore_fail_on_start"), false, "start even when servers marked ignore_fail do not answer")
+	fl.BoolVar(&m.skipSSH, name("skip-ssh-check", "skip_ssh_check"), false, "do not check SSH to every host at start-up")
+	if mha {
+		fl.BoolVar(&m.skipSSH, "skip_check_ssh", false, "same as --skip_ssh_check")
+		alias(cmd, "skip_ssh_check", "skip_check_ssh")
+	}
 	fl.StringVar(&m.newHost, name("new-master-host", "new_master_host"), "", "promote this configured `host` in a failover (instead of candidate_master, then the latest)")
 	fl.IntVar(&m.newPort, name("new-master-port", "new_master_port"), 3306, "port of --new_master_host")
 	fl.BoolVar(&m.acceptNew, name("accept-new-host-keys", "accept_new_host_keys"), false, "record the host key of a host not yet in known_hosts (a changed key is always refused)")

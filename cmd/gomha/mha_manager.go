@@ -25,12 +25,9 @@ func newMHAManagerCmd(eng engine) *cobra.Command {
 	fl := cmd.Flags()
 	fl.BoolVar(&m.checkOnly, "check_only", false, "run the start-up checks and exit (0 healthy, 1 not) instead of monitoring")
 	fl.BoolVar(&noEffect, "check_repl_health", false, "gomha's start-up check always checks replication health")
-	for _, n := range []string{"skip_ssh_check", "skip_check_ssh"} {
-		fl.BoolVar(&noEffect, n, false, "gomha's start-up check opens no SSH connection")
-	}
 	fl.IntVar(&gtidSync, "wait_until_gtid_in_sync", 1, "gomha always waits until every replica has the new master's GTID position")
 	accepted(cmd, "wait_until_gtid_in_sync", "gomha always waits until every replica has the new master's GTID position", "1")
-	group(cmd, groupNoEffect, "check_repl_health", "skip_ssh_check", "skip_check_ssh")
+	group(cmd, groupNoEffect, "check_repl_health")
 	acceptMHAWaits(cmd)
 	acceptBools(cmd, "as in MHA, masterha_manager still fails over; gomha has no monitor-only mode", "monitor_only")
 	acceptBools(cmd, "gomha does not use [binlog] servers in a failover: there is no error of theirs to ignore", "ignore_binlog_server_error")
