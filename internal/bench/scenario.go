@@ -37,6 +37,8 @@ func scenarios() []scenario {
 				return w.WaitAcked(ctx, w.Acked()+40)
 			},
 			fault: func(ctx context.Context, c *sandbox.Cluster) error { return c.KillHost(ctx, "host1") }},
+		{name: "silent", title: "master host silently unreachable (all packets dropped)", target: 2500 * time.Millisecond, mha: "11.2 s",
+			fault: func(ctx context.Context, c *sandbox.Cluster) error { return c.Isolate(ctx, "host1") }},
 		{name: "salvage", title: "dead master holds unreplicated writes (salvage)", target: 2 * time.Second, mha: "~13 s",
 			prepare: func(ctx context.Context, c *sandbox.Cluster, w *sandbox.Writer) error {
 				for _, h := range []string{"host2", "host3"} {
