@@ -116,6 +116,13 @@ type Options struct {
 	// Rerun is the command that runs this failover again, for the report
 	// when it stops half-way (the manager knows the configuration path).
 	Rerun string
+	// DeadGone says the dead master can take no write now: its port
+	// refused connections, or neither it nor its host answered anything
+	// while it was confirmed dead. Its fencing then goes on beside the
+	// promotion instead of holding it (it is still awaited, and reported,
+	// before the failover ends). Otherwise (a master that hangs, or whose
+	// host still answers) the promotion waits for it.
+	DeadGone bool
 	// Fence is fence_old_master (default kill); DeadAddr is the dead
 	// master's IP as its host knows it, DeadPIDFile master_pid_file.
 	Fence       FenceMode

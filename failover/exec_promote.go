@@ -11,7 +11,9 @@ import (
 // activate turns the recovered server into the master. What it holds at
 // that moment is what every other survivor must hold in the end.
 func (r *run) activate(ctx context.Context, nm *survivor) error {
-	r.awaitFence() // the old master is fenced before another takes writes
+	if !r.opts.DeadGone {
+		r.awaitFence() // the old master is fenced before another takes writes
+	}
 	r.rep.phase(phaseActivate)
 	if f := r.rep.Fencing; f != nil {
 		r.rep.note(phaseActivate, "old master %s", f)

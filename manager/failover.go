@@ -34,7 +34,10 @@ type FailoverOptions struct {
 	SkipChangeMaster   bool // --skip_change_master
 	LocalAddr          string
 	AcceptNewHostKeys  bool
-	HookTimeout        time.Duration
+	// DeadGone: the monitor saw the dead master refuse connections, or
+	// saw neither it nor its host answer (failover.Options.DeadGone).
+	DeadGone    bool
+	HookTimeout time.Duration
 	// Resume finishes the failover an interrupted run began (its journal
 	// says where it stood); Dead must be that run's dead master.
 	Resume  bool
@@ -148,6 +151,7 @@ func RunFailover(ctx context.Context, cfg *config.Config, opts FailoverOptions) 
 	}
 	if dead, ok := cfg.Server(opts.Dead.Host, opts.Dead.Port); ok {
 		fopts.Fence, fopts.DeadAddr, fopts.DeadPIDFile = failover.FenceMode(dead.FenceOldMaster), dead.IP, dead.MasterPIDFile
+		fopts.DeadGone = opts.DeadGone
 	}
 	con.Infof("Starting master failover.")
 	con.Infof("Dead master: %s", hostInfo(cfg, opts.Dead.String()))

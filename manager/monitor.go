@@ -34,9 +34,12 @@ type MonitorOptions struct {
 type Verdict struct {
 	Master       topology.Key
 	Dead         bool
-	Reason       string    // e.g. "connection refused; 2/2 replicas lost their IO connection"
-	SSHReachable bool      // the master's host answered SSH (its binlog can be salvaged)
-	SSHChecked   bool      // false: SSH was not waited for; SSHReachable means nothing
+	Reason       string // e.g. "connection refused; 2/2 replicas lost their IO connection"
+	SSHReachable bool   // the master's host answered SSH (its binlog can be salvaged)
+	SSHChecked   bool   // false: SSH was not waited for; SSHReachable means nothing
+	// Gone: mysqld refused connections, or neither it nor its host
+	// answered anything: it can take no write now (see failover.Options).
+	Gone         bool
 	FirstFailure time.Time // first failed check of the episode
 	Confirmed    time.Time
 	Evidence     []string // one line per view: manager, each replica, secondary check, ssh
@@ -113,7 +116,7 @@ func (m *Monitor) Run(ctx context.Context) (Verdict, error) {
 	defer wg.Wait()
 	wctx, wcancel := context.WithCancel(ctx)
 	defer wcancel()
-	watchFailed := make(chan error, 1)
+	watchFailed := make(chan watchFailure, 1)
 	wg.Go(func() { watch(wctx, m.mysqlConfig(m.opts.Master), m.interval, watchFailed, m.log) })
 	ticker := time.NewTicker(m.interval)
 	defer ticker.Stop()
@@ -128,9 +131,9 @@ func (m *Monitor) Run(ctx context.Context) (Verdict, error) {
 			return Verdict{}, ctx.Err()
 		case <-ticker.C:
 			v, done, err = m.handle(ctx, &ep, "ping", m.opts.Now(), p.ping(ctx))
-		case werr := <-watchFailed:
+		case wf := <-watchFailed:
 			if ep.first.IsZero() { // while failing, the pings lead
-				v, done, err = m.handle(ctx, &ep, "watch", m.opts.Now(), werr)
+				v, done, err = m.handle(ctx, &ep, "watch", wf.at, wf.err)
 			}
 		}
 		if done {
@@ -215,6 +218,7 @@ func (o outcome) String() string {
 func (m *Monitor) verdict(ep *episode, vs views, d decision) Verdict {
 	v := Verdict{
 		Master: m.key, Dead: true, Reason: d.Reason, SSHReachable: vs.SSH.Reachable, SSHChecked: !vs.SSH.Pending,
+		Gone:         vs.Manager.Kind == topology.ConnRefused || (vs.Manager.Persisted && !vs.SSH.Pending && !vs.SSH.Reachable),
 		FirstFailure: ep.first, Confirmed: m.opts.Now(), Evidence: vs.evidence(),
 	}
 	m.setStatus(StatusPingFailed)

@@ -17,10 +17,13 @@ import (
 
 // replicaPollEvery is how often a replica's IO thread is re-read right after
 // a crash, while it may still say Yes.
-const replicaPollEvery = 75 * time.Millisecond
+const replicaPollEvery = 25 * time.Millisecond
 
 // gather asks every view about the suspect master in parallel, each bounded
-// by its own deadline.
+// by its own deadline. The views end together: a master that answers the
+// manager again ends the others at once; otherwise the replicas watch the
+// master until they lost it or until the manager has given up on it
+// (master_hang_timeout after the first failure).
 func (m *Monitor) gather(ctx context.Context, since time.Time) views {
 	v := views{Master: m.key, Replicas: make([]replicaView, len(m.opts.Replicas)), Configured: m.opts.ConfiguredReplicas}
 	v.Took = make([]time.Duration, len(m.opts.Replicas)+3) // manager, replicas..., secondary, ssh
@@ -31,94 +34,115 @@ func (m *Monitor) gather(ctx context.Context, since time.Time) views {
 			v.Took[i] = time.Since(start)
 		}
 	}
-	n := len(m.opts.Replicas)
-	var wg sync.WaitGroup
-	wg.Go(timed(0, func() { v.Manager = m.managerCheck(ctx, since) }))
-	for i, r := range m.opts.Replicas {
-		wg.Go(timed(i+1, func() { v.Replicas[i] = m.replicaCheck(ctx, r) }))
+	vctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	// The replicas watch as long as the manager does, and for a later look
+	// in the same episode at least a ping interval (two heartbeats).
+	until := since.Add(m.hangTimeout())
+	if later := time.Now().Add(m.interval); later.After(until) {
+		until = later
 	}
-	wg.Go(timed(n+1, func() { v.Secondary = m.secondaryCheck(ctx) }))
+	n := len(m.opts.Replicas)
 	sshDone := make(chan sshView, 1)
 	sshStart := time.Now()
-	go func() { sshDone <- m.sshCheck(ctx) }()
+	go func() { sshDone <- m.sshCheck(vctx) }()
+	var wg sync.WaitGroup
+	wg.Go(timed(0, func() {
+		v.Manager = m.managerCheck(vctx, since)
+		if v.Manager.Kind == 0 || v.Manager.Kind.ServerAlive() {
+			cancel() // it answers: nothing else matters
+		}
+	}))
+	for i, r := range m.opts.Replicas {
+		wg.Go(timed(i+1, func() { v.Replicas[i] = m.replicaCheck(vctx, r, until) }))
+	}
+	wg.Go(timed(n+1, func() { v.Secondary = m.secondaryCheck(vctx) }))
 	wg.Wait()
-	// The SSH view only adds evidence (and tells whether the binlog can be
-	// salvaged, which the failover finds out by itself). When the others
-	// already agree that mysqld is gone, it gets a short grace, not its
-	// full handshake time: SSH logins are often slow (login shells).
-	wait := time.Duration(0)
-	if strongEvidence(v) {
-		wait = sshGrace
-	}
-	select {
-	case v.SSH = <-sshDone:
-	case <-afterOrForever(wait):
-		v.SSH = sshView{Pending: true}
-	}
+	v.SSH = m.sshVerdict(v, sshDone)
 	v.Took[n+2] = time.Since(sshStart)
 	return v
 }
 
-// sshGrace is how long a decisive confirmation waits for the SSH view.
-const sshGrace = 50 * time.Millisecond
-
-func afterOrForever(d time.Duration) <-chan time.Time {
-	if d <= 0 {
-		return nil
+// sshVerdict takes the SSH view of the master's host as it stands, never
+// waiting for it: SSH only adds evidence (and says whether the binlog can be salvaged,
+// which the failover finds out by itself). A host that did not let us in
+// while the manager waited master_hang_timeout for the master counts as
+// unreachable; otherwise an unanswered check is a "don't know".
+func (m *Monitor) sshVerdict(v views, done <-chan sshView) sshView {
+	select {
+	case s := <-done:
+		return s
+	default:
 	}
-	return time.After(d)
+	if v.Manager.Persisted {
+		return sshView{Err: "no SSH session within master_hang_timeout (" + m.hangTimeout().String() + ")"}
+	}
+	return sshView{Pending: true}
 }
 
-// strongEvidence: the manager's connection is refused (host up, mysqld
-// down) and every replica asked has lost its IO connection.
-func strongEvidence(v views) bool {
-	if v.Manager.Kind != topology.ConnRefused {
-		return false
-	}
-	asked := 0
-	for _, r := range v.Replicas {
-		if !r.witness() {
-			continue
-		}
-		asked++
-		if !r.lost() || r.IORunning == "Yes" {
-			return false
-		}
-	}
-	return asked > 0
-}
-
-// managerCheck reconnects to the master with new connections, one attempt
-// per ping interval: a refusal (or an "alive but refusing" error) answers at
-// once; a timeout (a master that accepts connections and says nothing, or
-// does not answer at all) counts once it has lasted master_hang_timeout
-// since the first failed check.
+// managerCheck opens new connections to the master, one every watch beat,
+// each given a ping interval: any answer ends the check (connected,
+// refused, or alive but refusing us). A master that answers none of them
+// is unreachable once nothing answered for master_hang_timeout since the
+// first failure, the last attempt having had a beat to answer: attempts
+// overlap, so a master that comes back (a network blip) answers within a
+// beat and is never declared dead.
 func (m *Monitor) managerCheck(ctx context.Context, since time.Time) managerView {
-	var v managerView
 	cfg := m.mysqlConfig(m.opts.Master)
-	for {
-		start := time.Now()
-		v.Attempts++
-		actx, cancel := context.WithTimeout(ctx, m.interval)
-		s, err := node.OpenMySQL(actx, cfg)
-		cancel()
+	actx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	results := make(chan error)
+	attempt := func() {
+		c, cc := context.WithTimeout(actx, m.interval)
+		defer cc()
+		s, err := node.OpenMySQL(c, cfg)
 		if err == nil {
 			s.Close()
-			v.Kind, v.Err = 0, ""
-			return v
 		}
-		v.Kind, v.Err = connKind(err), err.Error()
-		if v.Kind == topology.ConnRefused || v.Kind.ServerAlive() || ctx.Err() != nil {
-			return v
+		select {
+		case results <- err:
+		case <-actx.Done():
 		}
-		if m.opts.Now().Sub(since) >= m.hangTimeout() {
-			v.Persisted = true
-			return v
-		}
-		if !sleepCtx(ctx, m.interval-time.Since(start)) {
+	}
+	var v managerView
+	var last error
+	v.Attempts++
+	go attempt()
+	tick := time.NewTicker(watchBeat(m.interval))
+	defer tick.Stop()
+	for {
+		select {
+		case err := <-results:
+			if err == nil {
+				return managerView{Attempts: v.Attempts}
+			}
+			last = err
+			if k := connKind(err); k == topology.ConnRefused || k.ServerAlive() {
+				return managerView{Kind: k, Attempts: v.Attempts, Err: err.Error()}
+			}
+		case <-tick.C:
+			if m.opts.Now().Sub(since) >= m.hangTimeout() {
+				return unanswered(v.Attempts, m.opts.Now().Sub(since), last)
+			}
+			v.Attempts++
+			go attempt()
+		case <-ctx.Done():
+			v.Kind, v.Err = topology.ConnTimeout, ctx.Err().Error()
 			return v
 		}
 	}
+}
+
+// unanswered is the manager's view of a master that answered none of n
+// attempts over d.
+func unanswered(n int, d time.Duration, last error) managerView {
+	v := managerView{Kind: topology.ConnTimeout, Attempts: n, Persisted: true,
+		Err: fmt.Sprintf("no answer for %s", d.Round(time.Millisecond))}
+	if last != nil {
+		v.Kind = connKind(last)
+		v.Err += ": " + last.Error()
+	}
+	return v
 }
 
 // hangTimeout is master_hang_timeout, two ping intervals by default.
@@ -135,11 +159,13 @@ func (m *Monitor) mysqlConfig(s config.Server) node.MySQLConfig {
 	return cfg
 }
 
-// replicaCheck reads the replica's IO thread state, re-polling for about two
-// ping intervals while it still says Yes; then it probes the master's port
-// from the replica's host over SSH (a master cut off by the network keeps
-// the IO thread at Yes until slave_net_timeout).
-func (m *Monitor) replicaCheck(ctx context.Context, r config.Server) replicaView {
+// replicaCheck reads the replica's IO thread state, re-polling while it
+// still says Yes, until it lost the master or until the manager gives up
+// (until). A replica whose heartbeat cannot show the master's silence by
+// then (no MASTER_HEARTBEAT_PERIOD known, or too long) also probes the
+// master's port from its host at once (a master cut off by the network
+// keeps the IO thread at Yes until slave_net_timeout).
+func (m *Monitor) replicaCheck(ctx context.Context, r config.Server, until time.Time) replicaView {
 	v := replicaView{Key: TopologyServer(r).Key()}
 	s, err := node.OpenMySQL(ctx, m.mysqlConfig(r))
 	if err != nil {
@@ -147,9 +173,9 @@ func (m *Monitor) replicaCheck(ctx context.Context, r config.Server) replicaView
 		return v
 	}
 	defer s.Close()
-	deadline := time.Now().Add(2 * m.interval)
 	var first replicaIO
 	var firstAt time.Time
+	var probe chan probeOutcome
 	for {
 		io, err := readReplicaIO(ctx, s, m.interval)
 		if err != nil {
@@ -173,14 +199,36 @@ func (m *Monitor) replicaCheck(ctx context.Context, r config.Server) replicaView
 			return v
 		}
 		v.Replicates = true
-		if v.lost() || time.Now().After(deadline) || !sleepCtx(ctx, replicaPollEvery) {
+		if probe == nil && !v.lost() && (io.hbPeriod <= 0 || firstAt.Add(2*io.hbPeriod).After(until)) {
+			probe = m.probeAsync(ctx, r)
+		}
+		if v.lost() || !time.Now().Before(until) || !sleepCtx(ctx, replicaPollEvery) {
 			break
 		}
 	}
-	if v.Asked && !v.lost() && ctx.Err() == nil {
-		v.Probe, v.Err = m.probeFrom(ctx, r)
+	if probe != nil && !v.lost() {
+		select {
+		case p := <-probe:
+			v.Probe, v.Err = p.result, p.msg
+		case <-ctx.Done():
+		}
 	}
 	return v
+}
+
+type probeOutcome struct {
+	result probeResult
+	msg    string
+}
+
+// probeAsync probes the master's port from r's host in the background.
+func (m *Monitor) probeAsync(ctx context.Context, r config.Server) chan probeOutcome {
+	ch := make(chan probeOutcome, 1)
+	go func() {
+		p, msg := m.probeFrom(ctx, r)
+		ch <- probeOutcome{p, msg}
+	}()
+	return ch
 }
 
 // isMaster says whether host:port names the monitored master.

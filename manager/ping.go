@@ -186,29 +186,40 @@ func (p *pinger) close() {
 	p.conn, p.sess = nil, nil
 }
 
-// watchSleep returns N of the watch query SLEEP(N): three ping intervals,
-// at least one second.
-func watchSleep(interval time.Duration) time.Duration {
-	return max(3*interval, time.Second)
+// watchBeat is how long each watch query sleeps: a quarter of the ping
+// interval, between 100 and 500 ms. It is the resolution at which the
+// manager notices a master that stopped answering.
+func watchBeat(interval time.Duration) time.Duration {
+	return min(max(interval/4, 100*time.Millisecond), 500*time.Millisecond)
 }
 
-// watch keeps one connection blocked in SLEEP(N), re-issued in a loop. When
-// mysqld dies the query fails at once (EOF or reset), long before the next
-// ping; each failure is sent on failed (without blocking). After a failure
-// it reconnects every interval until ctx ends.
-func watch(ctx context.Context, cfg node.MySQLConfig, interval time.Duration, failed chan<- error, log *slog.Logger) {
-	n := watchSleep(interval)
+// watchFailure is one failure of the watch connection; at is when the
+// master last failed to answer: when the stalled query's answer was due,
+// or when the connection broke.
+type watchFailure struct {
+	err error
+	at  time.Time
+}
+
+// watch keeps one connection busy with short SLEEP queries, re-issued in a
+// loop, so that the master is heard from every watchBeat: when mysqld dies
+// the query fails at once (EOF or reset); when the master or its host goes
+// silent, the answer is missing one beat later. Each failure is sent on
+// failed (without blocking). After a failure it reconnects every interval
+// until ctx ends.
+func watch(ctx context.Context, cfg node.MySQLConfig, interval time.Duration, failed chan<- watchFailure, log *slog.Logger) {
+	beat := watchBeat(interval)
 	cfg.ConnectTimeout = interval
-	cfg.QueryTimeout = n + interval + time.Second // the read timeout must outlast SLEEP(N)
-	query := fmt.Sprintf("SELECT /* gomha: master watch */ SLEEP(%d)", int(n/time.Second))
+	cfg.QueryTimeout = 3 * beat // the driver's read timeout; the query's own deadline is shorter
+	query := fmt.Sprintf("SELECT /* gomha: master watch */ SLEEP(%g)", beat.Seconds())
 	for ctx.Err() == nil {
-		err := watchOnce(ctx, cfg, query)
+		f := watchOnce(ctx, cfg, query, beat)
 		if ctx.Err() != nil {
 			return
 		}
-		log.Debug("master watch connection failed", "error", err)
+		log.Debug("master watch connection failed", "error", f.err)
 		select {
-		case failed <- err:
+		case failed <- f:
 		default:
 		}
 		select {
@@ -219,33 +230,40 @@ func watch(ctx context.Context, cfg node.MySQLConfig, interval time.Duration, fa
 	}
 }
 
-// watchOnce connects and loops on the sleep query until it fails.
-func watchOnce(ctx context.Context, cfg node.MySQLConfig, query string) error {
+// watchOnce connects and loops on the sleep query until it fails or its
+// answer is more than a beat late.
+func watchOnce(ctx context.Context, cfg node.MySQLConfig, query string, beat time.Duration) watchFailure {
 	s, err := node.OpenMySQL(ctx, cfg)
 	if err != nil {
-		return err
+		return watchFailure{err: err, at: time.Now()}
 	}
 	defer s.Close()
 	conn, err := s.DB().Conn(ctx)
 	if err != nil {
-		return node.ClassifyMySQLError(cfg.Key, err)
+		return watchFailure{err: node.ClassifyMySQLError(cfg.Key, err), at: time.Now()}
 	}
 	defer conn.Close()
 	for {
-		qctx, cancel := context.WithTimeout(ctx, cfg.QueryTimeout)
+		sent := time.Now()
+		qctx, cancel := context.WithTimeout(ctx, 2*beat)
 		var r sql.NullInt64
 		err := conn.QueryRowContext(qctx, query).Scan(&r)
-		early := qctx.Err() == nil // the connection broke before the query's deadline
+		late := qctx.Err() != nil
 		cancel()
-		if err != nil {
-			ce := node.ClassifyMySQLError(cfg.Key, fmt.Errorf("master watch: %w", err))
-			if early && ce.Kind == topology.ConnTimeout {
-				// The driver says "invalid connection" for a connection the
-				// server or the network closed, as for a read timeout.
-				ce = &topology.ConnError{Key: cfg.Key, Kind: topology.ConnUnreachable, Err: fmt.Errorf("master watch: connection lost: %w", err)}
-			}
-			return ce
+		if err == nil {
+			continue
 		}
+		if late && ctx.Err() == nil {
+			return watchFailure{at: sent.Add(beat), err: &topology.ConnError{Key: cfg.Key, Kind: topology.ConnTimeout,
+				Err: fmt.Errorf("master watch: no answer within %s", (2 * beat).Round(time.Millisecond))}}
+		}
+		ce := node.ClassifyMySQLError(cfg.Key, fmt.Errorf("master watch: %w", err))
+		if ce.Kind == topology.ConnTimeout {
+			// The driver says "invalid connection" for a connection the
+			// server or the network closed, as for a read timeout.
+			ce = &topology.ConnError{Key: cfg.Key, Kind: topology.ConnUnreachable, Err: fmt.Errorf("master watch: connection lost: %w", err)}
+		}
+		return watchFailure{err: ce, at: time.Now()}
 	}
 }
 

@@ -213,7 +213,7 @@ func failoverOptions(v Verdict, opts ManagerOptions, status *StatusFile, con *Co
 	fo := FailoverOptions{
 		Dead: v.Master, IgnoreLastFailover: opts.IgnoreLastFailover, LastFailoverMinute: opts.LastFailoverMinute,
 		SkipSalvage: opts.SkipSalvage, SkipDisableRO: opts.SkipDisableRO, SkipChangeMaster: opts.SkipChangeMaster,
-		NewMaster: opts.NewMaster, AcceptNewHostKeys: opts.AcceptNewHostKeys,
+		NewMaster: opts.NewMaster, AcceptNewHostKeys: opts.AcceptNewHostKeys, DeadGone: v.Gone,
 		LocalAddr: opts.LocalAddr, HookTimeout: opts.HookTimeout,
 		Logger: opts.Logger, Console: con, Status: status,
 		Detection: &failover.Detection{FirstFailure: v.FirstFailure, Confirmed: v.Confirmed, Reason: v.Reason,
