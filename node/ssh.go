@@ -97,21 +97,12 @@ type sshSettings struct {
 // then the -F file, then the defaults.
 func resolveSSH(cfg SSHConfig, logger *slog.Logger) (sshSettings, error) {
 	var s sshSettings
-	if cfg.Host == "" {
-		return s, errors.New("ssh: no host")
+	var err error
+	if s.addr, s.user, err = sshAddrUser(cfg); err != nil {
+		return s, err
 	}
 	cmd, file := cfg.Options, cfg.Options.ForHost(cfg.Host)
-	port := sshFirst(cmd.Port, cfg.Port, file.Port, 22)
-	s.addr = net.JoinHostPort(cfg.Host, strconv.Itoa(port))
 	s.timeout = sshFirst(cmd.ConnectTimeout, cfg.ConnectTimeout, file.ConnectTimeout, SSHDefaultConnectTimeout)
-	s.user = sshFirst(cmd.User, cfg.User, file.User, "")
-	if s.user == "" {
-		u, err := user.Current()
-		if err != nil {
-			return s, fmt.Errorf("ssh %s: no ssh_user and no current user: %w", s.addr, err)
-		}
-		s.user = u.Username
-	}
 	switch file.StrictHostKeyChecking {
 	case "no":
 		logger.Warn("ssh_options StrictHostKeyChecking=no is treated as accept-new: unknown host keys are recorded, changed ones refused", "host", s.addr)
@@ -138,6 +129,26 @@ func resolveSSH(cfg SSHConfig, logger *slog.Logger) (sshSettings, error) {
 		}
 	}
 	return s, nil
+}
+
+// sshAddrUser returns the "host:port" and the login user a dial uses, after
+// the precedence of resolveSSH.
+func sshAddrUser(cfg SSHConfig) (addr, login string, err error) {
+	if cfg.Host == "" {
+		return "", "", errors.New("ssh: no host")
+	}
+	cmd, file := cfg.Options, cfg.Options.ForHost(cfg.Host)
+	port := sshFirst(cmd.Port, cfg.Port, file.Port, 22)
+	addr = net.JoinHostPort(cfg.Host, strconv.Itoa(port))
+	login = sshFirst(cmd.User, cfg.User, file.User, "")
+	if login == "" {
+		u, err := user.Current()
+		if err != nil {
+			return addr, "", fmt.Errorf("ssh %s: no ssh_user and no current user: %w", addr, err)
+		}
+		login = u.Username
+	}
+	return addr, login, nil
 }
 
 // sshFirst returns the first non-zero value.
