@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/crypto/ssh"
@@ -35,11 +36,15 @@ var (
 	// ErrSSHAuth: the server refused every key offered, or there was none.
 	ErrSSHAuth = errors.New("ssh authentication failed")
 	// ErrSSHUnreachable: the TCP connect failed (refused: sshd down;
-	// no route; unknown host name).
+	// no route; unknown host name), or an established connection was lost.
 	ErrSSHUnreachable = errors.New("ssh host unreachable")
-	// ErrSSHTimeout: the connect, the handshake or a remote command did not
-	// finish in time.
+	// ErrSSHTimeout: the connect, the handshake, a remote command or a
+	// keepalive did not finish in time.
 	ErrSSHTimeout = errors.New("ssh timeout")
+	// ErrSSHForwardingRefused: sshd refuses TCP forwarding (DialTCP):
+	// "administratively prohibited", e.g. AllowTcpForwarding no. Run a
+	// command on the host instead.
+	ErrSSHForwardingRefused = errors.New("ssh forwarding refused")
 )
 
 // sshError is an error with an exact message and a sentinel kind.
@@ -81,6 +86,9 @@ type SSHSession struct {
 	user   string
 	client *ssh.Client
 	logger *slog.Logger
+
+	doneOnce sync.Once
+	done     chan struct{} // closed when the connection has ended (see Done)
 }
 
 // sshSettings are the values a dial uses, after precedence is applied.
