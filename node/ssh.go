@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/crypto/ssh"
@@ -35,11 +36,15 @@ var (
 	// ErrSSHAuth: the server refused every key offered, or there was none.
 	ErrSSHAuth = errors.New("ssh authentication failed")
 	// ErrSSHUnreachable: the TCP connect failed (refused: sshd down;
-	// no route; unknown host name).
+	// no route; unknown host name), or an established connection was lost.
 	ErrSSHUnreachable = errors.New("ssh host unreachable")
-	// ErrSSHTimeout: the connect, the handshake or a remote command did not
-	// finish in time.
+	// ErrSSHTimeout: the connect, the handshake, a remote command or a
+	// keepalive did not finish in time.
 	ErrSSHTimeout = errors.New("ssh timeout")
+	// ErrSSHForwardingRefused: sshd refuses TCP forwarding (DialTCP):
+	// "administratively prohibited", e.g. AllowTcpForwarding no. Run a
+	// command on the host instead.
+	ErrSSHForwardingRefused = errors.New("ssh forwarding refused")
 )
 
 // sshError is an error with an exact message and a sentinel kind.
@@ -81,6 +86,9 @@ type SSHSession struct {
 	user   string
 	client *ssh.Client
 	logger *slog.Logger
+
+	doneOnce sync.Once
+	done     chan struct{} // closed when the connection has ended (see Done)
 }
 
 // sshSettings are the values a dial uses, after precedence is applied.
@@ -97,21 +105,12 @@ type sshSettings struct {
 // then the -F file, then the defaults.
 func resolveSSH(cfg SSHConfig, logger *slog.Logger) (sshSettings, error) {
 	var s sshSettings
-	if cfg.Host == "" {
-		return s, errors.New("ssh: no host")
+	var err error
+	if s.addr, s.user, err = sshAddrUser(cfg); err != nil {
+		return s, err
 	}
 	cmd, file := cfg.Options, cfg.Options.ForHost(cfg.Host)
-	port := sshFirst(cmd.Port, cfg.Port, file.Port, 22)
-	s.addr = net.JoinHostPort(cfg.Host, strconv.Itoa(port))
 	s.timeout = sshFirst(cmd.ConnectTimeout, cfg.ConnectTimeout, file.ConnectTimeout, SSHDefaultConnectTimeout)
-	s.user = sshFirst(cmd.User, cfg.User, file.User, "")
-	if s.user == "" {
-		u, err := user.Current()
-		if err != nil {
-			return s, fmt.Errorf("ssh %s: no ssh_user and no current user: %w", s.addr, err)
-		}
-		s.user = u.Username
-	}
 	switch file.StrictHostKeyChecking {
 	case "no":
 		logger.Warn("ssh_options StrictHostKeyChecking=no is treated as accept-new: unknown host keys are recorded, changed ones refused", "host", s.addr)
@@ -138,6 +137,26 @@ func resolveSSH(cfg SSHConfig, logger *slog.Logger) (sshSettings, error) {
 		}
 	}
 	return s, nil
+}
+
+// sshAddrUser returns the "host:port" and the login user a dial uses, after
+// the precedence of resolveSSH.
+func sshAddrUser(cfg SSHConfig) (addr, login string, err error) {
+	if cfg.Host == "" {
+		return "", "", errors.New("ssh: no host")
+	}
+	cmd, file := cfg.Options, cfg.Options.ForHost(cfg.Host)
+	port := sshFirst(cmd.Port, cfg.Port, file.Port, 22)
+	addr = net.JoinHostPort(cfg.Host, strconv.Itoa(port))
+	login = sshFirst(cmd.User, cfg.User, file.User, "")
+	if login == "" {
+		u, err := user.Current()
+		if err != nil {
+			return addr, "", fmt.Errorf("ssh %s: no ssh_user and no current user: %w", addr, err)
+		}
+		login = u.Username
+	}
+	return addr, login, nil
 }
 
 // sshFirst returns the first non-zero value.

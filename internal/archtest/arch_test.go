@@ -18,9 +18,10 @@ var allowed = map[string][]string{
 	"failover": {"topology", "binlog"},
 	"sandbox":  {"node", "topology"},
 	"coord":    {"node", "topology"},
-	"manager":  {"manager", "coord", "failover", "binlog", "node", "topology"},
-	"cmd":      {"manager", "coord", "failover", "binlog", "node", "topology", "sandbox"},
-	"internal": {"manager", "coord", "failover", "binlog", "node", "topology", "sandbox"},
+	"sshpool":  {"node", "topology"},
+	"manager":  {"manager", "coord", "failover", "binlog", "node", "topology", "sshpool"},
+	"cmd":      {"manager", "coord", "failover", "binlog", "node", "topology", "sandbox", "sshpool"},
+	"internal": {"manager", "coord", "failover", "binlog", "node", "topology", "sandbox", "sshpool"},
 }
 
 type pkg struct {
