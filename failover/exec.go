@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"io/fs"
 	"log/slog"
 	"time"
 
@@ -43,6 +44,28 @@ type Shell interface {
 	Run(ctx context.Context, cmd string) (stdout, stderr []byte, err error)
 	Stream(ctx context.Context, cmd string) (io.ReadCloser, error)
 	Close() error
+}
+
+// FileShell is a Shell that can also read files on its host without
+// running a command (SFTP over the open connection: no shell to start).
+type FileShell interface {
+	Shell
+	Files(ctx context.Context) (RemoteFiles, error)
+}
+
+// RemoteFiles reads a host's files.
+type RemoteFiles interface {
+	ReadDir(dir string) ([]fs.FileInfo, error)
+	Open(path string) (RemoteFile, error)
+}
+
+// RemoteFile is an open file on a host.
+type RemoteFile interface {
+	io.ReaderAt
+	io.Closer
+	Stat() (fs.FileInfo, error)
+	// CopyTo writes the bytes from off to the end of the file to w.
+	CopyTo(w io.Writer, off int64) (int64, error)
 }
 
 // Env gives the failover access to the cluster; the manager builds it from

@@ -113,12 +113,23 @@ func (r *run) copyBinlogs(ctx context.Context, from topology.BinlogCoord) *binlo
 		cctx, cancel := context.WithTimeout(ctx, r.opts.CopyWait)
 		defer cancel()
 		dir := filepath.Join(r.opts.WorkDir, fmt.Sprintf("dead-master-binlogs-%d", copySeq.Add(1)))
-		c.files, c.bytes, c.err = copyBinlogsFrom(cctx, sh, r.env.BinlogDirs(r.dead), from, dir)
+		c.files, c.bytes, c.err = copyBinlogs(cctx, sh, r.env.BinlogDirs(r.dead), from, dir)
 		if errors.Is(c.err, context.DeadlineExceeded) {
 			c.err = fmt.Errorf("copy not finished within %s: %w", r.opts.CopyWait, c.err)
 		}
 	}()
 	return c
+}
+
+// copyBinlogs copies over SFTP when the shell offers it (no shell starts
+// on the host), else with one remote command.
+func copyBinlogs(ctx context.Context, sh Shell, dirs []string, from topology.BinlogCoord, dest string) ([]string, int64, error) {
+	if fsh, ok := sh.(FileShell); ok {
+		if fsys, err := fsh.Files(ctx); err == nil {
+			return copyBinlogsSFTP(ctx, fsys, dirs, from, dest)
+		}
+	}
+	return copyBinlogsFrom(ctx, sh, dirs, from, dest)
 }
 
 // copyBinlogsFrom copies with one remote command the binlogs of the first

@@ -2,6 +2,7 @@ package manager
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"github.com/gomha/gomha/failover"
 	"github.com/gomha/gomha/manager/config"
 	"github.com/gomha/gomha/node"
+	"github.com/gomha/gomha/sshpool"
 	"github.com/gomha/gomha/topology"
 )
 
@@ -21,6 +23,9 @@ type Env struct {
 	LocalAddr         string
 	AcceptNewHostKeys bool
 	Logger            *slog.Logger
+	// Pool, when set, holds the manager's open SSH connections: Shell
+	// leases them (and never waits for a host the pool cannot reach).
+	Pool *sshpool.Pool
 }
 
 // NewEnv returns an Env over cfg.
@@ -65,6 +70,15 @@ func (e *Env) Shell(ctx context.Context, key topology.Key) (failover.Shell, erro
 	s, err := e.server(key)
 	if err != nil {
 		return nil, err
+	}
+	if e.Pool != nil {
+		sh, err := e.Pool.Shell(ctx, key.String())
+		if err == nil {
+			return pooledShell{Shell: sh, pool: e.Pool, name: key.String()}, nil
+		}
+		if !errors.Is(err, sshpool.ErrUnknownHost) {
+			return nil, err
+		}
 	}
 	sc, err := SSHConfigFor(s, e.AcceptNewHostKeys)
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/gomha/gomha/failover"
 	"github.com/gomha/gomha/manager/config"
+	"github.com/gomha/gomha/sshpool"
 	"github.com/gomha/gomha/topology"
 )
 
@@ -36,7 +37,9 @@ type FailoverOptions struct {
 	AcceptNewHostKeys  bool
 	// DeadGone: the monitor saw the dead master refuse connections, or
 	// saw neither it nor its host answer (failover.Options.DeadGone).
-	DeadGone    bool
+	DeadGone bool
+	// Pool holds the manager\'s open SSH connections (nil: dial).
+	Pool        *sshpool.Pool
 	HookTimeout time.Duration
 	// Resume finishes the failover an interrupted run began (its journal
 	// says where it stood); Dead must be that run's dead master.
@@ -132,7 +135,7 @@ func RunFailover(ctx context.Context, cfg *config.Config, opts FailoverOptions) 
 		_ = opts.Status.Set(StatusFailoverRunning, opts.Dead.Host)
 	}
 	env := NewEnv(cfg, logger)
-	env.LocalAddr, env.AcceptNewHostKeys = opts.LocalAddr, opts.AcceptNewHostKeys
+	env.LocalAddr, env.AcceptNewHostKeys, env.Pool = opts.LocalAddr, opts.AcceptNewHostKeys, opts.Pool
 	work, err := os.MkdirTemp(cfg.ManagerWorkdir, cfg.App+".work.")
 	if err != nil {
 		act.endFailover(cfg, nil)

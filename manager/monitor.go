@@ -10,6 +10,7 @@ import (
 
 	"github.com/gomha/gomha/manager/config"
 	"github.com/gomha/gomha/manager/hook"
+	"github.com/gomha/gomha/sshpool"
 	"github.com/gomha/gomha/topology"
 )
 
@@ -27,6 +28,7 @@ type MonitorOptions struct {
 	Hooks              hook.Runner
 	Logger             *slog.Logger
 	Console            *Console         // MHA's lines in the manager log (nil: none)
+	Pool               *sshpool.Pool    // open SSH connections to the hosts (nil: dial when needed)
 	Now                func() time.Time // clock for the Verdict's times (default time.Now)
 }
 

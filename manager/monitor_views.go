@@ -3,7 +3,10 @@ package manager
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
+	"io"
+	"net"
 	"strconv"
 	"strings"
 	"sync"
@@ -326,8 +329,14 @@ func readReplicaIO(ctx context.Context, s *node.Session, timeout time.Duration) 
 }
 
 // probeFrom asks the replica's host, over SSH, whether it can open the
-// master's port.
+// master's port: through the pooled connection when there is one (the
+// host's sshd connects, no command runs), else with a command.
 func (m *Monitor) probeFrom(ctx context.Context, r config.Server) (probeResult, string) {
+	if m.opts.Pool != nil {
+		if p, msg, ok := m.probeThrough(ctx, TopologyServer(r).Key().String()); ok {
+			return p, msg
+		}
+	}
 	sess, err := m.dialSSH(ctx, r)
 	if err != nil {
 		return probeFailed, err.Error()
@@ -383,10 +392,59 @@ func probePort(ctx context.Context, sess *node.SSHSession, master config.Server,
 	}
 }
 
-// sshCheck dials the master's host (ssh_connection_timeout) and probes
-// mysqld's port there. As in MHA, the host is reachable only when a command
-// ran there: a dying host may still accept a connection.
+// probeThrough connects to the master's port from the far end of the
+// pooled connection name and waits a ping interval for the server's
+// greeting. ok is false when the host's sshd refuses to forward (then a
+// command must do it).
+func (m *Monitor) probeThrough(ctx context.Context, name string) (p probeResult, msg string, ok bool) {
+	pctx, cancel := context.WithTimeout(ctx, m.interval)
+	defer cancel()
+	addr := net.JoinHostPort(ip(m.opts.Master), strconv.Itoa(m.opts.Master.Port))
+	conn, err := m.opts.Pool.DialTCP(pctx, name, addr)
+	switch {
+	case errors.Is(err, node.ErrSSHForwardingRefused):
+		return probeNotRun, "", false
+	case err != nil && strings.Contains(err.Error(), "refused"):
+		return probeRefused, "", true
+	case err != nil && pctx.Err() != nil:
+		return probeTimeout, "no connection within the limit", true
+	case err != nil:
+		return probeFailed, err.Error(), true
+	}
+	defer conn.Close()
+	if dl, ok := pctx.Deadline(); ok {
+		_ = conn.SetReadDeadline(dl)
+	}
+	var greeting [5]byte
+	if _, err := io.ReadFull(conn, greeting[:]); err != nil {
+		if ne, ok := err.(net.Error); ok && ne.Timeout() {
+			return probeTimeout, "no greeting within the limit", true
+		}
+		return probeNoGreeting, "closed without a greeting", true
+	}
+	return probeOpen, "", true
+}
+
+// sshCheck asks whether the master's host answers SSH and probes mysqld's
+// port there. With the pool: one keepalive on the open connection (the
+// host's sshd answered), never a dial. Without: a dial
+// (ssh_connection_timeout) and, as in MHA, a command that ran there (a
+// dying host may still accept a connection).
 func (m *Monitor) sshCheck(ctx context.Context) sshView {
+	if m.opts.Pool != nil {
+		name := m.key.String()
+		cctx, cancel := context.WithTimeout(ctx, poolCheckTimeout)
+		err := m.opts.Pool.Check(cctx, name)
+		cancel()
+		if err != nil {
+			return sshView{Err: err.Error()}
+		}
+		p, _, ok := m.probeThrough(ctx, name)
+		if !ok {
+			p = probeNotRun
+		}
+		return sshView{Reachable: true, Port: p}
+	}
 	sess, err := m.dialSSH(ctx, m.opts.Master)
 	if err != nil {
 		return sshView{Err: err.Error()}

@@ -87,6 +87,8 @@ func RunManager(ctx context.Context, cfg *config.Config, opts ManagerOptions) er
 		return err
 	}
 	defer presence.Release()
+	pool := newPool(cfg, opts.LocalAddr, opts.AcceptNewHostKeys, opts.Logger)
+	defer pool.Close()
 	status := NewStatusFile(cfg.ManagerWorkdir, cfg.App)
 	dctx, stopDeposers := context.WithCancel(ctx)
 	var deposers sync.WaitGroup
@@ -105,7 +107,7 @@ func RunManager(ctx context.Context, cfg *config.Config, opts ManagerOptions) er
 		}
 		con := opts.Console
 		mon := NewMonitor(MonitorOptions{Config: cfg, Master: master.Server, Replicas: replicas, LocalAddr: opts.LocalAddr,
-			ConfiguredReplicas: master.configured, Status: status, Logger: opts.Logger, Console: con})
+			ConfiguredReplicas: master.configured, Status: status, Logger: opts.Logger, Console: con, Pool: pool})
 		con.Infof("Set master ping interval %d seconds.", int(mon.interval/time.Second))
 		if master.SecondaryCheckScript == "" {
 			con.Warnf("secondary_check_script is not defined: the replicas' IO threads are the second route to the master.")
@@ -125,7 +127,9 @@ func RunManager(ctx context.Context, cfg *config.Config, opts ManagerOptions) er
 		_ = status.Set(StatusPingFailed, master.Hostname)
 		// A failover, once started, is not interrupted by a stop request: a
 		// half-done failover is worse than a late exit (masterha_stop waits).
-		rep, ferr := RunFailover(context.WithoutCancel(ctx), cfg, failoverOptions(v, opts, status, con))
+		fo := failoverOptions(v, opts, status, con)
+		fo.Pool = pool
+		rep, ferr := RunFailover(context.WithoutCancel(ctx), cfg, fo)
 		if opts.OnFailover != nil {
 			opts.OnFailover(rep, ferr)
 		}
