@@ -37,9 +37,15 @@ func Targets(cfg *config.Config, connectTimeout time.Duration) []node.Target {
 
 // CheckOptions derives the analysis options from the configuration.
 func CheckOptions(cfg *config.Config, secondsBehindMaster int64) topology.CheckOptions {
-	o := topology.CheckOptions{SecondsBehindMaster: secondsBehindMaster, CheckReplFilter: cfg.CheckReplFilter}
+	o := topology.CheckOptions{SecondsBehindMaster: secondsBehindMaster, CheckReplFilter: cfg.CheckReplFilter,
+		PingIntervals: map[topology.Key]time.Duration{}}
 	if len(cfg.Servers) > 0 {
 		o.MultiTierSlave = cfg.Servers[0].MultiTierSlave
+	}
+	for _, s := range cfg.Servers {
+		// The master's ping_interval bounds its replicas' heartbeat period
+		// (gomha sets half of it: HeartbeatPeriod).
+		o.PingIntervals[TopologyServer(s).Key()] = time.Duration(s.PingInterval) * time.Second
 	}
 	return o
 }

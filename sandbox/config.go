@@ -4,7 +4,19 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+	"time"
 )
+
+// pingInterval is the ping_interval every sandbox's app1.cnf sets. The
+// replicas' MASTER_HEARTBEAT_PERIOD derives from it (heartbeatPeriod), as
+// gomha derives it when it repoints replicas (manager.HeartbeatPeriod).
+const pingInterval = time.Second
+
+// heartbeatPeriod is the MASTER_HEARTBEAT_PERIOD of the sandbox's replicas:
+// half the ping_interval, so an idle master's replicas hear from it twice
+// per interval and a silent master shows in their heartbeat counts within
+// one (MariaDB's default, slave_net_timeout/2, is 30 s).
+const heartbeatPeriod = pingInterval / 2
 
 // myCnf renders the [mysqld] option file of one host. read_only is not set
 // here: replicas get it at runtime so a promoted replica can be made writable.
@@ -78,7 +90,7 @@ func appConf(c *Cluster) string {
 	kv("manager_workdir", filepath.Join(c.Dir, "manager"))
 	kv("manager_log", filepath.Join(c.Dir, "manager", "app1.log"))
 	kv("remote_workdir", "/tmp")
-	kv("ping_interval", "1")
+	kv("ping_interval", fmt.Sprint(int(pingInterval/time.Second)))
 	for i, h := range c.Hosts {
 		fmt.Fprintf(&b, "\n[server%d]\n", i+1)
 		kv("hostname", h.Addr)

@@ -75,15 +75,16 @@ func (c *Cluster) setupReplication(ctx context.Context) error {
 	return g.Wait()
 }
 
-// startReplica runs CHANGE MASTER TO and START SLAVE on h and waits for both
-// threads.
+// startReplica runs CHANGE MASTER TO (with the heartbeat period gomha would
+// set, see heartbeatPeriod) and START SLAVE on h and waits for both threads.
 func (c *Cluster) startReplica(ctx context.Context, h, m Host, pos binlogPos) error {
 	db, err := c.openDB(ctx, h, dialTimeout)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	q := "CHANGE MASTER TO MASTER_HOST=?, MASTER_PORT=?, MASTER_USER=?, MASTER_PASSWORD=?, MASTER_CONNECT_RETRY=1, "
+	q := "CHANGE MASTER TO MASTER_HOST=?, MASTER_PORT=?, MASTER_USER=?, MASTER_PASSWORD=?, MASTER_CONNECT_RETRY=1, " +
+		fmt.Sprintf("MASTER_HEARTBEAT_PERIOD=%.3f, ", heartbeatPeriod.Seconds())
 	args := []any{m.Addr, m.Port, c.ReplUser, c.ReplPassword}
 	if c.GTID {
 		q += "MASTER_USE_GTID=slave_pos"

@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"log/slog"
 	"net"
@@ -264,7 +265,43 @@ func checkReplication(ctx context.Context, t *testing.T, c *Cluster, id int, usi
 		if err != nil || len(rows) != 1 || rows[0]["Using_Gtid"] != usingGTID {
 			t.Errorf("%s: Using_Gtid=%q, want %q (%v)", h.Name, rows, usingGTID, err)
 		}
+		checkHeartbeat(ctx, t, db, h)
 		db.Close()
+	}
+}
+
+// checkHeartbeat checks that a replica runs with the sandbox's heartbeat
+// period (half its ping_interval; kept in master.info across a restart of
+// mariadbd) and that heartbeats arrive: a replica notices a silent master
+// within a second, not after MariaDB's default 30 s.
+func checkHeartbeat(ctx context.Context, t *testing.T, db *sql.DB, h Host) {
+	t.Helper()
+	read := func() (period float64, received int64) {
+		rows, err := queryMaps(ctx, db, "SHOW GLOBAL STATUS WHERE Variable_name IN ('Slave_heartbeat_period', 'Slave_received_heartbeats')")
+		if err != nil {
+			t.Fatalf("%s: heartbeat status: %v", h.Name, err)
+		}
+		for _, r := range rows {
+			switch r["Variable_name"] {
+			case "Slave_heartbeat_period":
+				period, _ = strconv.ParseFloat(r["Value"], 64)
+			case "Slave_received_heartbeats":
+				received, _ = strconv.ParseInt(r["Value"], 10, 64)
+			}
+		}
+		return period, received
+	}
+	period, first := read()
+	if want := heartbeatPeriod.Seconds(); period != want || want != pingInterval.Seconds()/2 {
+		t.Errorf("%s: Slave_heartbeat_period=%v, want %v (half the ping_interval %v)", h.Name, period, want, pingInterval)
+	}
+	deadline := time.Now().Add(4 * heartbeatPeriod)
+	for _, n := read(); n <= first; _, n = read() {
+		if time.Now().After(deadline) {
+			t.Errorf("%s: no heartbeat received in %v (Slave_received_heartbeats stays %d)", h.Name, 4*heartbeatPeriod, n)
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 

@@ -3,7 +3,9 @@ package topology
 import (
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
+	"time"
 )
 
 // CheckOptions tune Analyze; they mirror MHA's parameters and options.
@@ -11,6 +13,9 @@ type CheckOptions struct {
 	SecondsBehindMaster int64 // --seconds_behind_master (MHA default 30)
 	CheckReplFilter     bool  // check_repl_filter
 	MultiTierSlave      bool  // multi_tier_slave
+	// PingIntervals is each server's ping_interval, by key. The master's
+	// bounds its replicas' heartbeat period; absent or 0: not checked.
+	PingIntervals map[Key]time.Duration
 }
 
 // Analysis is the outcome of analysing a Snapshot.
@@ -114,6 +119,7 @@ func Analyze(s *Snapshot, opts CheckOptions) *Analysis {
 	if a.Master != nil {
 		classifyServers(a, s, alive, opts)
 		checkReplicaThreads(a, opts)
+		checkHeartbeats(a, opts)
 		checkCandidates(a)
 		if opts.CheckReplFilter {
 			checkFilters(a)
@@ -309,6 +315,35 @@ func checkReplicaThreads(a *Analysis, opts CheckOptions) {
 		}
 		if n.Status.RelayLogPurge && !r.UsesGTID() {
 			a.add(ProblemRelayLogPurge, SeverityWarning, k, "relay_log_purge=ON: relay logs needed to recover other replicas may be gone (set relay_log_purge=0)")
+		}
+	}
+}
+
+// checkHeartbeats warns about replicas of the master whose heartbeat period
+// (MASTER_HEARTBEAT_PERIOD) is longer than the master's ping_interval, or
+// zero (heartbeats off): an idle master that goes silent (its host's packets
+// dropped) leaves their IO thread saying Yes, and their heartbeat count is
+// what shows the loss; with a long period it shows that much later. Only
+// MariaDB reports the period (Slave_heartbeat_period); elsewhere it is
+// unknown and not judged.
+func checkHeartbeats(a *Analysis, opts CheckOptions) {
+	iv := opts.PingIntervals[a.Master.Key()]
+	if iv <= 0 {
+		return
+	}
+	fix := fmt.Sprintf("fix: STOP SLAVE; CHANGE MASTER TO MASTER_HEARTBEAT_PERIOD=%s; START SLAVE on this replica, "+
+		"or let gomha set it at the next failover or switchover", strconv.FormatFloat((iv/2).Seconds(), 'f', -1, 64))
+	for _, n := range a.Replicas {
+		if n.Status.Flavor != MariaDB {
+			continue
+		}
+		switch p := n.Status.Replica.HeartbeatPeriod; {
+		case p <= 0:
+			a.add(ProblemHeartbeatTooLong, SeverityWarning, n.Key(), "heartbeats are off (MASTER_HEARTBEAT_PERIOD=0), the master's ping_interval is %s: "+
+				"a master that goes silent is noticed by this replica only after slave_net_timeout; %s", iv, fix)
+		case p > iv:
+			a.add(ProblemHeartbeatTooLong, SeverityWarning, n.Key(), "heartbeat period %s (MASTER_HEARTBEAT_PERIOD) is longer than the master's ping_interval %s: "+
+				"a master that goes silent is noticed by this replica only after %s or more; %s", p, iv, p, fix)
 		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 )
 
 // cluster builds a healthy 3-server snapshot: s1 master, s2/s3 replicas.
@@ -241,5 +242,82 @@ func TestStartBlockersIgnoreFail(t *testing.T) {
 	}
 	if got := down(false).StartBlockers(true); len(got) == 0 {
 		t.Error("a replica without ignore_fail down: no blocker, want one")
+	}
+}
+
+// A replica whose heartbeat period exceeds the master's ping_interval
+// notices a silent master late: a warning, with the fix.
+func TestHeartbeatTooLong(t *testing.T) {
+	master := Key{"127.0.0.11", 3306}
+	tests := []struct {
+		why       string
+		flavor    Flavor
+		periods   [2]time.Duration // of the replicas s2, s3
+		intervals map[Key]time.Duration
+		warned    []string // keys of the replicas warned about
+		msg       []string // in every warning's message
+	}{
+		{why: "half the ping_interval (what gomha and the sandbox set): nothing to say",
+			flavor: MariaDB, periods: [2]time.Duration{500 * time.Millisecond, 500 * time.Millisecond},
+			intervals: map[Key]time.Duration{master: time.Second}},
+		{why: "a period equal to the ping_interval still shows a silent master within one interval",
+			flavor: MariaDB, periods: [2]time.Duration{time.Second, time.Second},
+			intervals: map[Key]time.Duration{master: time.Second}},
+		{why: "MariaDB's default (slave_net_timeout/2 = 30 s) on one replica: that one is named, with its period, the interval and the fix",
+			flavor: MariaDB, periods: [2]time.Duration{30 * time.Second, 500 * time.Millisecond},
+			intervals: map[Key]time.Duration{master: time.Second},
+			warned:    []string{"127.0.0.12:3306"},
+			msg:       []string{"heartbeat period 30s", "ping_interval 1s", "CHANGE MASTER TO MASTER_HEARTBEAT_PERIOD=0.5", "next failover or switchover"}},
+		{why: "the fix is half the master's ping_interval, whatever it is (MHA's default 3 s: 1.5)",
+			flavor: MariaDB, periods: [2]time.Duration{5 * time.Second, 5 * time.Second},
+			intervals: map[Key]time.Duration{master: 3 * time.Second},
+			warned:    []string{"127.0.0.12:3306", "127.0.0.13:3306"},
+			msg:       []string{"heartbeat period 5s", "ping_interval 3s", "MASTER_HEARTBEAT_PERIOD=1.5;"}},
+		{why: "heartbeats off (period 0 on MariaDB, which reports it): the replica notices only after slave_net_timeout",
+			flavor: MariaDB, periods: [2]time.Duration{0, 500 * time.Millisecond},
+			intervals: map[Key]time.Duration{master: time.Second},
+			warned:    []string{"127.0.0.12:3306"},
+			msg:       []string{"heartbeats are off", "slave_net_timeout", "MASTER_HEARTBEAT_PERIOD=0.5"}},
+		{why: "the master's ping_interval counts, not a replica's",
+			flavor: MariaDB, periods: [2]time.Duration{2 * time.Second, 500 * time.Millisecond},
+			intervals: map[Key]time.Duration{master: time.Second, {"127.0.0.12", 3306}: 10 * time.Second},
+			warned:    []string{"127.0.0.12:3306"}},
+		{why: "MySQL: gomha does not read the period (it stays 0), unknown is no warning",
+			flavor: MySQL, intervals: map[Key]time.Duration{master: time.Second}},
+		{why: "no ping_interval given: nothing to compare with",
+			flavor: MariaDB, periods: [2]time.Duration{30 * time.Second, 30 * time.Second}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.why, func(t *testing.T) {
+			s := cluster()
+			for i, n := range s.Nodes {
+				n.Status.Flavor = tc.flavor
+				if i > 0 {
+					n.Status.Replica.HeartbeatPeriod = tc.periods[i-1]
+				}
+			}
+			a := Analyze(s, CheckOptions{SecondsBehindMaster: 30, PingIntervals: tc.intervals})
+			if !a.Healthy() {
+				t.Fatalf("a heartbeat period is a warning, never an error: %v", a.Problems)
+			}
+			var warned []string
+			for _, p := range a.Problems {
+				if p.Code != ProblemHeartbeatTooLong {
+					continue
+				}
+				warned = append(warned, p.Key.String())
+				if p.Severity != SeverityWarning {
+					t.Errorf("severity %s, want warning: %s", p.Severity, p)
+				}
+				for _, m := range tc.msg {
+					if !strings.Contains(p.Msg, m) {
+						t.Errorf("message lacks %q: %s", m, p)
+					}
+				}
+			}
+			if fmt.Sprint(warned) != fmt.Sprint(tc.warned) {
+				t.Errorf("warned about %v, want %v (problems %v)", warned, tc.warned, a.Problems)
+			}
+		})
 	}
 }

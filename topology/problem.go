@@ -51,6 +51,7 @@ const (
 	ProblemErrantGTID          ProblemCode = "errant_gtid"
 	ProblemHookStatus          ProblemCode = "hook_status_failed"
 	ProblemHookPassword        ProblemCode = "hook_password"
+	ProblemHeartbeatTooLong    ProblemCode = "heartbeat_too_long"
 )
 
 // Problem is one finding about the cluster.

@@ -96,6 +96,9 @@ func TestCheckReplSandbox(t *testing.T) {
 		if !strings.Contains(out, h1.Addr+"("+h1.Addr+":3306) (current master)\n +--"+h2.Addr) {
 			t.Fatalf("topology tree missing:\n%s", out)
 		}
+		if strings.Contains(out, "heartbeat_too_long") {
+			t.Fatalf("the sandbox's heartbeat period (half the ping_interval) is warned about:\n%s", out)
+		}
 	}
 	t.Run("healthy", healthy)
 	// As MHA: a SQL thread stopped by hand (no error) is a warning, not a
@@ -106,6 +109,20 @@ func TestCheckReplSandbox(t *testing.T) {
 		exec1(t, c, h2.Addr, "START SLAVE SQL_THREAD")
 		if code != 0 || !strings.Contains(out, "[warning]") || !strings.Contains(out, "SQL thread stopped without an error") {
 			t.Fatalf("exit %d, want 0 with a warning naming the stopped SQL thread:\n%s", code, out)
+		}
+	})
+
+	// A replica with MariaDB's default heartbeat period (30 s, here set by
+	// hand) notices a silent master 30 times later than the ping_interval
+	// (1 s): a warning naming it and the fix, the check still passes.
+	t.Run("heartbeat period longer than ping_interval", func(t *testing.T) {
+		exec1(t, c, h3.Addr, "STOP SLAVE", "CHANGE MASTER TO MASTER_HEARTBEAT_PERIOD=30", "START SLAVE")
+		code, out := gomha(t, "masterha_check_repl", "--conf="+app, "--global_conf="+global)
+		exec1(t, c, h3.Addr, "STOP SLAVE", "CHANGE MASTER TO MASTER_HEARTBEAT_PERIOD=0.5", "START SLAVE")
+		want := h3.Addr + ":3306: heartbeat period 30s (MASTER_HEARTBEAT_PERIOD) is longer than the master's ping_interval 1s"
+		if code != 0 || !strings.Contains(out, "[warning] "+want) || !strings.Contains(out, "MASTER_HEARTBEAT_PERIOD=0.5;") ||
+			strings.Count(out, "[heartbeat_too_long]") != 1 {
+			t.Fatalf("exit %d, want 0 with one warning %q and the fix:\n%s", code, want, out)
 		}
 	})
 

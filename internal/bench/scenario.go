@@ -23,6 +23,13 @@ type scenario struct {
 	// after, when set, runs once the writer resumed and says something
 	// about the old master (printed below the table).
 	after func(ctx context.Context, c *sandbox.Cluster) string
+	// noFailover: the fault must not cause a failover (see watchNoFailover);
+	// detection and recovery do not apply, the writer is measured on the
+	// old master.
+	noFailover bool
+	// managerAddr, when set, is the manager's local address
+	// (ManagerOptions.LocalAddr), so a fault can cut the manager alone.
+	managerAddr string
 }
 
 func scenarios() []scenario {
@@ -52,6 +59,11 @@ func scenarios() []scenario {
 		{name: "frozen", title: "master mysqld frozen (SIGSTOP), resumed after the failover", target: 10 * time.Second, mha: "not measured",
 			fault: func(ctx context.Context, c *sandbox.Cluster) error { return c.Freeze(ctx, "host1") },
 			after: oldMasterAfterThaw},
+		{name: "blip", title: "master host's packets dropped for 1.5 s, then back (no failover expected)", mha: "not measured",
+			noFailover: true, fault: blip},
+		{name: "manager-cut", title: "manager alone cut off the master (no failover expected)", mha: "not measured",
+			noFailover: true, managerAddr: managerAddr,
+			fault: func(ctx context.Context, c *sandbox.Cluster) error { return c.IsolateFrom(ctx, "host1", managerAddr) }},
 	}
 }
 
@@ -68,7 +80,7 @@ func oldMasterAfterThaw(ctx context.Context, c *sandbox.Cluster) string {
 			qerr := db.QueryRowContext(ctx, "SELECT @@read_only").Scan(&ro)
 			db.Close()
 			if qerr == nil && ro == 0 {
-				return "WRITABLE again after it resumed"
+				return "old master WRITABLE again after it resumed"
 			}
 			if qerr == nil {
 				state = "alive, read-only"
@@ -76,7 +88,7 @@ func oldMasterAfterThaw(ctx context.Context, c *sandbox.Cluster) string {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	return "never writable again: " + state
+	return "old master never writable again: " + state
 }
 
 // runOnce deploys a cluster, starts a writer and a manager, inflicts the
@@ -101,15 +113,8 @@ func runOnce(ctx context.Context, sc scenario, dir string, logger *slog.Logger) 
 	if err := w.WaitAcked(ctx, 50); err != nil {
 		return result{}, err
 	}
-	var rep *failover.Report
-	var ferr error
-	done := make(chan error, 1)
-	mctx, mcancel := context.WithCancel(ctx)
-	defer mcancel()
-	go func() {
-		done <- manager.RunManager(mctx, cfg, manager.ManagerOptions{Once: true, Logger: logger,
-			OnFailover: func(r *failover.Report, err error) { rep, ferr = r, err }})
-	}()
+	m := startManager(ctx, cfg, manager.ManagerOptions{Once: true, Logger: logger, LocalAddr: sc.managerAddr})
+	defer m.stop()
 	if err := waitMonitoring(ctx, cfg); err != nil {
 		return result{}, err
 	}
@@ -122,17 +127,67 @@ func runOnce(ctx context.Context, sc scenario, dir string, logger *slog.Logger) 
 	if err := sc.fault(ctx, c); err != nil {
 		return result{}, fmt.Errorf("fault: %w", err)
 	}
+	if sc.noFailover {
+		return watchNoFailover(ctx, c, cfg, w, m, faultAt)
+	}
+	return measureFailover(ctx, sc, c, w, m, faultAt)
+}
+
+// managerRun is a manager running in the background for one run.
+type managerRun struct {
+	done    chan error         // RunManager's return
+	reports chan failoverEnded // its failover, if any (Once: at most one)
+	cancel  context.CancelFunc
+}
+
+type failoverEnded struct {
+	rep *failover.Report
+	err error
+}
+
+func startManager(ctx context.Context, cfg *config.Config, opts manager.ManagerOptions) *managerRun {
+	mctx, cancel := context.WithCancel(ctx)
+	m := &managerRun{done: make(chan error, 1), reports: make(chan failoverEnded, 1), cancel: cancel}
+	opts.OnFailover = func(r *failover.Report, err error) {
+		select {
+		case m.reports <- failoverEnded{r, err}:
+		default:
+		}
+	}
+	go func() { m.done <- manager.RunManager(mctx, cfg, opts) }()
+	return m
+}
+
+// stop cancels the manager and waits until it has returned.
+func (m *managerRun) stop() {
+	m.cancel()
 	select {
-	case err := <-done:
+	case err := <-m.done:
+		m.done <- err // a second stop returns at once
+	case <-time.After(30 * time.Second):
+	}
+}
+
+// measureFailover waits for the manager's failover and measures it.
+func measureFailover(ctx context.Context, sc scenario, c *sandbox.Cluster, w *sandbox.Writer, m *managerRun, faultAt time.Time) (result, error) {
+	select {
+	case err := <-m.done:
+		m.done <- err
 		if err != nil {
 			return result{}, fmt.Errorf("manager: %w", err)
 		}
 	case <-ctx.Done():
 		return result{}, errors.New("no failover within the time limit")
 	}
-	if rep == nil || ferr != nil {
-		return result{}, fmt.Errorf("failover: %v", ferr)
+	var f failoverEnded
+	select {
+	case f = <-m.reports:
+	default:
 	}
+	if f.rep == nil || f.err != nil {
+		return result{}, fmt.Errorf("failover: %v", f.err)
+	}
+	rep := f.rep
 	if err := w.WaitAcked(ctx, w.Acked()+20); err != nil {
 		return result{}, fmt.Errorf("writer did not resume: %w", err)
 	}
