@@ -34,7 +34,7 @@ type scenario struct {
 
 func scenarios() []scenario {
 	return []scenario{
-		{name: "crash", title: "master mysqld crash, replicas in sync", target: time.Second, mha: "~8 s",
+		{name: "crash", title: "master mysqld crash, replicas in sync", target: 250 * time.Millisecond, mha: "7.9 s",
 			fault: func(ctx context.Context, c *sandbox.Cluster) error { return c.KillMysqld(ctx, "host1") }},
 		{name: "host-gone-lagging", title: "master host gone, one replica lagging", target: 1500 * time.Millisecond, mha: "~9 s",
 			prepare: func(ctx context.Context, c *sandbox.Cluster, w *sandbox.Writer) error {
@@ -46,7 +46,7 @@ func scenarios() []scenario {
 			fault: func(ctx context.Context, c *sandbox.Cluster) error { return c.KillHost(ctx, "host1") }},
 		{name: "silent", title: "master host silently unreachable (all packets dropped)", target: 2500 * time.Millisecond, mha: "11.2 s",
 			fault: func(ctx context.Context, c *sandbox.Cluster) error { return c.Isolate(ctx, "host1") }},
-		{name: "salvage", title: "dead master holds unreplicated writes (salvage)", target: 2 * time.Second, mha: "~13 s",
+		{name: "salvage", title: "dead master holds unreplicated writes (salvage)", target: 500 * time.Millisecond, mha: "~13 s",
 			prepare: func(ctx context.Context, c *sandbox.Cluster, w *sandbox.Writer) error {
 				for _, h := range []string{"host2", "host3"} {
 					if err := c.Exec(ctx, h, "STOP SLAVE IO_THREAD"); err != nil {
@@ -56,7 +56,7 @@ func scenarios() []scenario {
 				return w.WaitAcked(ctx, w.Acked()+40)
 			},
 			fault: func(ctx context.Context, c *sandbox.Cluster) error { return c.KillMysqld(ctx, "host1") }},
-		{name: "frozen", title: "master mysqld frozen (SIGSTOP), resumed after the failover", target: 10 * time.Second, mha: "not measured",
+		{name: "frozen", title: "master mysqld frozen (SIGSTOP), resumed after the failover", target: 3 * time.Second, mha: "not measured",
 			fault: func(ctx context.Context, c *sandbox.Cluster) error { return c.Freeze(ctx, "host1") },
 			after: oldMasterAfterThaw},
 		{name: "blip", title: "master host's packets dropped for 1.5 s, then back (no failover expected)", mha: "not measured",
