@@ -66,7 +66,12 @@ func (d *deposer) check(ctx context.Context) {
 	}
 	defer s.Close()
 	if d.old.RejoinOldMaster && !d.rejoined {
-		if err := d.rejoin(cctx, s); err == nil {
+		// A rejoin is several statements on two servers: more than a
+		// ping interval on a loaded host.
+		rctx, rcancel := context.WithTimeout(ctx, max(5*time.Second, 2*d.interval))
+		err := d.rejoin(rctx, s)
+		rcancel()
+		if err == nil {
 			d.rejoined = true
 			d.set("rejoined: replica of " + TopologyServer(d.newMaster).Key().String())
 			return
@@ -133,15 +138,17 @@ func (d *deposer) rejoin(ctx context.Context, s *node.Session) error {
 	if err := setReadOnlyStrict(ctx, s); err != nil {
 		return err
 	}
+	// Stopped first: an earlier attempt cut short may have left it
+	// replicating, and gtid_slave_pos cannot change under a running slave.
+	if err := s.StopReplica(ctx); err != nil {
+		return err
+	}
 	src := topology.ChangeMaster{Host: d.newMaster.Hostname, Port: d.newMaster.Port, User: d.newMaster.ReplUser,
 		Password: d.newMaster.ReplPassword.Reveal(), PasswordSet: d.newMaster.ReplPasswordSet, Mode: topology.PositionSlavePos,
 		HeartbeatPeriod: HeartbeatPeriod(d.newMaster)}
 	if oldSt.Flavor == topology.MySQL {
 		src.Mode = topology.PositionAutoPosition
 	} else if err := s.Exec(ctx, "/* gomha */ SET GLOBAL gtid_slave_pos = @@GLOBAL.gtid_binlog_pos"); err != nil {
-		return err
-	}
-	if err := s.StopReplica(ctx); err != nil {
 		return err
 	}
 	if err := s.ChangeMaster(ctx, src); err != nil {
