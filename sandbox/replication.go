@@ -107,6 +107,22 @@ func (c *Cluster) startReplica(ctx context.Context, h, m Host, pos binlogPos) er
 	return waitReplicaRunning(ctx, db, h)
 }
 
+// WaitReplicating waits (bounded by ctx) until both replication threads of
+// host report Yes: START SLAVE returns while the IO thread is still
+// connecting.
+func (c *Cluster) WaitReplicating(ctx context.Context, host string) error {
+	h, err := c.Host(host)
+	if err != nil {
+		return err
+	}
+	db, err := c.DB(ctx, host)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	return waitReplicaRunning(ctx, db, h)
+}
+
 func waitReplicaRunning(ctx context.Context, db *sql.DB, h Host) error {
 	var last map[string]string
 	for {

@@ -117,8 +117,10 @@ func TestCheckReplSandbox(t *testing.T) {
 	// (1 s): a warning naming it and the fix, the check still passes.
 	t.Run("heartbeat period longer than ping_interval", func(t *testing.T) {
 		exec1(t, c, h3.Addr, "STOP SLAVE", "CHANGE MASTER TO MASTER_HEARTBEAT_PERIOD=30", "START SLAVE")
+		sandboxtest.WaitReplicating(t, c, h3.Addr)
 		code, out := gomha(t, "masterha_check_repl", "--conf="+app, "--global_conf="+global)
 		exec1(t, c, h3.Addr, "STOP SLAVE", "CHANGE MASTER TO MASTER_HEARTBEAT_PERIOD=0.5", "START SLAVE")
+		sandboxtest.WaitReplicating(t, c, h3.Addr)
 		want := h3.Addr + ":3306: heartbeat period 30s (MASTER_HEARTBEAT_PERIOD) is longer than the master's ping_interval 1s"
 		if code != 0 || !strings.Contains(out, "[warning] "+want) || !strings.Contains(out, "MASTER_HEARTBEAT_PERIOD=0.5;") ||
 			strings.Count(out, "[heartbeat_too_long]") != 1 {

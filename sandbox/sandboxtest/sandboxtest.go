@@ -56,3 +56,14 @@ func Exec(t testing.TB, c *sandbox.Cluster, host string, stmts ...string) {
 		t.Fatalf("on %s: %v", host, err)
 	}
 }
+
+// WaitReplicating waits until both replication threads of host run, failing
+// the test after 30 s.
+func WaitReplicating(t testing.TB, c *sandbox.Cluster, host string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := c.WaitReplicating(ctx, host); err != nil {
+		t.Fatal(err)
+	}
+}
