@@ -24,8 +24,9 @@ var ErrInterrupted = errors.New("an interrupted failover must be finished first"
 // on every server that answers) and, for a failover, its journal.
 type actor struct {
 	lock     *coord.Lock
-	journal  *coord.Journal
-	recorded int // steps recorded after the first entry
+	journal  *coord.Journal // the journal in manager_workdir (without a coordination)
+	shared   Coordination   // the journal and the right to act shared by managers (etcd)
+	recorded int            // steps recorded after the first entry
 	log      *slog.Logger
 }
 
@@ -66,11 +67,16 @@ func (a *actor) Record(step, server, detail string, data map[string]string) erro
 	if err := a.lock.Check(ctx); err != nil {
 		return err
 	}
-	if a.journal == nil {
-		return nil
+	e := coord.Entry{Step: step, Server: server, Detail: detail, Data: data}
+	switch {
+	case a.shared != nil:
+		a.recorded++
+		return a.shared.Append(ctx, e)
+	case a.journal != nil:
+		a.recorded++
+		return a.journal.Append(e)
 	}
-	a.recorded++
-	return a.journal.Append(coord.Entry{Step: step, Server: server, Detail: detail, Data: data})
+	return nil
 }
 
 // beginFailover takes the lock and opens the journal of a failover of
@@ -83,6 +89,9 @@ func beginFailover(ctx context.Context, cfg *config.Config, opts FailoverOptions
 	a, err := acquire(ctx, cfg, "failover", "dead master "+opts.Dead.String(), lockServers(cfg, opts.Dead, opts.LocalAddr), opts.logger())
 	if err != nil {
 		return nil, nil, err
+	}
+	if opts.Coord != nil {
+		return a.beginShared(ctx, cfg, opts)
 	}
 	entries, _, err := coord.ReadJournal(cfg.ManagerWorkdir, cfg.App)
 	switch {
@@ -114,6 +123,43 @@ func beginFailover(ctx context.Context, cfg *config.Config, opts FailoverOptions
 	if err := j.Append(coord.Entry{Step: "failover", Server: opts.Dead.String(), Detail: "dead master"}); err != nil {
 		a.release()
 		return nil, nil, err
+	}
+	return a, nil, nil
+}
+
+// stepFailed ends the shared journal of a failover that failed (rather
+// than being interrupted): a person decides, then runs --resume.
+const stepFailed = "failed"
+
+// beginShared opens the failover's journal in the coordination (etcd):
+// the right to act is checked first, and an interrupted run's journal is
+// resumed only when asked (the leading manager asks when it takes over).
+func (a *actor) beginShared(ctx context.Context, cfg *config.Config, opts FailoverOptions) (*actor, *failover.Resume, error) {
+	fail := func(err error) (*actor, *failover.Resume, error) {
+		a.release()
+		return nil, nil, err
+	}
+	if err := opts.Coord.Check(ctx); err != nil {
+		return fail(err)
+	}
+	entries, err := opts.Coord.Journal(ctx)
+	switch {
+	case err != nil:
+		return fail(err)
+	case len(entries) > 0 && !opts.Resume:
+		return fail(fmt.Errorf("%w: %s; the leading manager finishes it when it takes over", ErrInterrupted, coord.Summary(entries)))
+	case len(entries) == 0 && opts.Resume:
+		return fail(errors.New("nothing to resume: the failover journal in etcd is empty"))
+	}
+	a.shared = opts.Coord
+	if opts.Resume {
+		if entries[0].Server != opts.Dead.String() {
+			return fail(fmt.Errorf("the interrupted failover replaces %s, not %s", entries[0].Server, opts.Dead))
+		}
+		return a, resumeFrom(entries), a.Record("resume", opts.Dead.String(), "finish the interrupted failover", nil)
+	}
+	if err := opts.Coord.Append(ctx, coord.Entry{Step: "failover", Server: opts.Dead.String(), Detail: "dead master"}); err != nil {
+		return fail(err)
 	}
 	return a, nil, nil
 }
@@ -150,6 +196,21 @@ func resumeFrom(entries []coord.Entry) *failover.Resume {
 // some replica left for a person: exit 10) or that changed nothing is
 // moved out of the way; one that stopped half-way stays for --resume.
 func (a *actor) endFailover(cfg *config.Config, err error) {
+	if a.shared != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		switch {
+		case err == nil || ExitCode(err) == ExitFailoverPartial || a.recorded == 0:
+			if ferr := a.shared.FinishJournal(ctx); ferr != nil {
+				a.log.Warn("failover journal in etcd not closed", "error", ferr)
+			}
+		case !errors.Is(err, ErrDeposed):
+			// Failed, not interrupted: no successor resumes it on its own.
+			if ferr := a.shared.Append(ctx, coord.Entry{Step: stepFailed, Detail: err.Error()}); ferr != nil {
+				a.log.Warn("failure not recorded in the failover journal in etcd", "error", ferr)
+			}
+		}
+		cancel()
+	}
 	if a.journal != nil {
 		a.journal.Close()
 		if err == nil || ExitCode(err) == ExitFailoverPartial || a.recorded == 0 {

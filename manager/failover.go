@@ -17,6 +17,10 @@ import (
 
 // Sentinels for decisions about starting a failover.
 var (
+	// ErrDeposed means the failover stopped because this manager no
+	// longer leads the cluster: its successor finishes it from the shared
+	// journal.
+	ErrDeposed        = errors.New("this manager no longer leads the cluster")
 	ErrRecentFailover = errors.New("a failover happened recently")
 	ErrLastFailed     = errors.New("the last failover failed")
 )
@@ -38,6 +42,10 @@ type FailoverOptions struct {
 	// DeadGone: the monitor saw the dead master refuse connections, or
 	// saw neither it nor its host answer (failover.Options.DeadGone).
 	DeadGone bool
+	// Coord is the coordination shared with other managers (etcd): the
+	// journal lives there and every step is fenced by this manager's
+	// leadership. Nil: the journal in manager_workdir.
+	Coord Coordination
 	// Pool holds the manager\'s open SSH connections (nil: dial).
 	Pool        *sshpool.Pool
 	HookTimeout time.Duration
@@ -159,11 +167,19 @@ func RunFailover(ctx context.Context, cfg *config.Config, opts FailoverOptions) 
 	con.Infof("Starting master failover.")
 	con.Infof("Dead master: %s", hostInfo(cfg, opts.Dead.String()))
 	rep, ferr := failover.Failover(ctx, env, NewHooks(cfg, opts.HookTimeout), opts.Dead, fopts)
+	if ferr != nil && opts.Coord != nil && opts.Coord.Check(context.WithoutCancel(ctx)) != nil {
+		ferr = fmt.Errorf("%w; the leading manager finishes the failover from the journal: %w", ErrDeposed, ferr)
+	}
 	act.endFailover(cfg, ferr)
 	if path, err := writeReport(cfg, rep); err != nil {
 		con.Warnf("could not write the failover report: %v", err)
 	} else {
 		con.Infof("Failover report written to %s (and .json)", path)
+	}
+	if j, err := rep.JSON(); err == nil && opts.Coord != nil {
+		if err := publish(opts.Coord, "report", j); err != nil {
+			logger.Warn("failover report not published", "error", err)
+		}
 	}
 	con.Raw(rep.String())
 	switch {
@@ -171,6 +187,12 @@ func RunFailover(ctx context.Context, cfg *config.Config, opts FailoverOptions) 
 		con.Infof("Master failover to %s completed successfully.", hostInfo(cfg, rep.NewMaster))
 	case ExitCode(ferr) == ExitFailoverPartial:
 		con.Errorf("Master failover to %s done, but recovery on slave partially failed.", hostInfo(cfg, rep.NewMaster))
+	case errors.Is(ferr, ErrDeposed):
+		con.Errorf("Failover stopped: %v", ferr)
+		if opts.Status != nil {
+			_ = opts.Status.Remove()
+		}
+		return rep, ferr
 	default:
 		con.Errorf("Got ERROR: %v", ferr)
 	}

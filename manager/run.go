@@ -37,6 +37,11 @@ type ManagerOptions struct {
 	// OnFailover, when set, receives every failover's report (benchmarks
 	// and tests read their figures from it).
 	OnFailover func(*failover.Report, error)
+	// Coord is the coordination shared with the cluster's other managers
+	// (etcd): the manager runs only while it leads (ctx ends when it stops
+	// leading), fences every failover step with it, finishes a failover
+	// its predecessor left half-done, and publishes its state there.
+	Coord Coordination
 }
 
 // ErrStartupCheck is returned when the cluster is not fit to be monitored.
@@ -90,6 +95,13 @@ func RunManager(ctx context.Context, cfg *config.Config, opts ManagerOptions) er
 	pool := newPool(cfg, opts.LocalAddr, opts.AcceptNewHostKeys, opts.Logger)
 	defer pool.Close()
 	status := NewStatusFile(cfg.ManagerWorkdir, cfg.App)
+	defer status.mirrorTo(opts.Coord, opts.Logger)()
+	if opts.Coord != nil {
+		var err error
+		if cfg, err = finishPredecessors(ctx, cfg, opts, status); err != nil {
+			return err
+		}
+	}
 	dctx, stopDeposers := context.WithCancel(ctx)
 	var deposers sync.WaitGroup
 	defer func() { stopDeposers(); deposers.Wait() }()
@@ -106,6 +118,9 @@ func RunManager(ctx context.Context, cfg *config.Config, opts ManagerOptions) er
 			return err
 		}
 		con := opts.Console
+		if err := publish(opts.Coord, "master", []byte(TopologyServer(master.Server).Key().String())); err != nil {
+			opts.Logger.Debug("master not published", "error", err)
+		}
 		mon := NewMonitor(MonitorOptions{Config: cfg, Master: master.Server, Replicas: replicas, LocalAddr: opts.LocalAddr,
 			ConfiguredReplicas: master.configured, Status: status, Logger: opts.Logger, Console: con, Pool: pool})
 		con.Infof("Set master ping interval %d seconds.", int(mon.interval/time.Second))
@@ -128,7 +143,7 @@ func RunManager(ctx context.Context, cfg *config.Config, opts ManagerOptions) er
 		// A failover, once started, is not interrupted by a stop request: a
 		// half-done failover is worse than a late exit (masterha_stop waits).
 		fo := failoverOptions(v, opts, status, con)
-		fo.Pool = pool
+		fo.Pool, fo.Coord = pool, opts.Coord
 		rep, ferr := RunFailover(context.WithoutCancel(ctx), cfg, fo)
 		if opts.OnFailover != nil {
 			opts.OnFailover(rep, ferr)
@@ -153,6 +168,42 @@ func RunManager(ctx context.Context, cfg *config.Config, opts ManagerOptions) er
 		cfg = withoutServer(cfg, v.Master)
 		con.Infof("Watching the new topology; the dead master %s is kept deposed (read_only when it comes back) until the manager is restarted", v.Master)
 	}
+}
+
+// finishPredecessors finishes the failover another manager left half-done
+// in the shared journal (it was killed, or lost the leadership, in the
+// middle), from its last recorded step: what it applied is not applied
+// again. It returns the configuration to watch afterwards.
+func finishPredecessors(ctx context.Context, cfg *config.Config, opts ManagerOptions, status *StatusFile) (*config.Config, error) {
+	entries, err := opts.Coord.Journal(ctx)
+	if err != nil || len(entries) == 0 {
+		return cfg, err
+	}
+	con := opts.Console
+	dead, err := topology.ParseKey(entries[0].Server)
+	if err != nil {
+		return cfg, fmt.Errorf("the shared failover journal names no dead master (%q): %w", entries[0].Server, err)
+	}
+	last := entries[len(entries)-1]
+	if last.Step == stepFailed {
+		return cfg, fmt.Errorf("%w: a failover of %s by pid %d on host %s failed: %s; fix the cluster, then finish it with %s",
+			ErrInterrupted, dead, last.PID, last.Host, last.Detail, resumeCommand(cfg)+" (with the same --etcd options)")
+	}
+	con.Warnf("A failover of %s by pid %d on host %s stopped after %q on %s (%s): finishing it from there.",
+		dead, last.PID, last.Host, last.Step, last.Server, coord.Summary(entries))
+	_ = status.Set(StatusPingFailed, dead.Host)
+	fo := FailoverOptions{Dead: dead, Resume: true, Coord: opts.Coord, LocalAddr: opts.LocalAddr,
+		AcceptNewHostKeys: opts.AcceptNewHostKeys, HookTimeout: opts.HookTimeout, SkipSalvage: opts.SkipSalvage,
+		SkipDisableRO: opts.SkipDisableRO, SkipChangeMaster: opts.SkipChangeMaster,
+		Logger: opts.Logger, Console: con, Status: status}
+	rep, ferr := RunFailover(context.WithoutCancel(ctx), cfg, fo)
+	if opts.OnFailover != nil {
+		opts.OnFailover(rep, ferr)
+	}
+	if ferr != nil && ExitCode(ferr) != ExitFailoverPartial {
+		return cfg, ferr
+	}
+	return withoutServer(cfg, dead), nil
 }
 
 type monitoredMaster struct {

@@ -46,10 +46,12 @@ type Show struct {
 	ViewReason string        `json:"manager_view_reason,omitempty"`
 	Deposed    []DeposedView `json:"deposed,omitempty"` // old masters the manager keeps from taking writes
 	// Interrupted says what an unfinished failover did last (its journal).
-	Interrupted string          `json:"interrupted_failover,omitempty"`
-	Servers     []ShowServer    `json:"servers"`
-	Problems    []ProblemReport `json:"problems"`
-	Took        string          `json:"took"`
+	Interrupted string `json:"interrupted_failover,omitempty"`
+	// Shared is what the managers share in etcd (gomha show --etcd).
+	Shared   *SharedView     `json:"etcd,omitempty"`
+	Servers  []ShowServer    `json:"servers"`
+	Problems []ProblemReport `json:"problems"`
+	Took     string          `json:"took"`
 }
 
 // BuildShow reads every server and the manager's status file.
@@ -189,6 +191,9 @@ func (sh *Show) Text() string {
 	}
 	if sh.Interrupted != "" {
 		fmt.Fprintf(&b, "INTERRUPTED failover: %s\n", sh.Interrupted)
+	}
+	if sh.Shared != nil {
+		b.WriteString(sh.Shared.text())
 	}
 	for _, d := range sh.Deposed {
 		fmt.Fprintf(&b, "deposed old master %s: %s (checked %s)\n", d.Server, d.State, d.Checked.Format("15:04:05"))

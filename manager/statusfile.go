@@ -84,6 +84,7 @@ type StatusFile struct {
 	wrote   bool
 	view    ManagerView   // the monitor's last view
 	deposed []DeposedView // old masters kept deposed
+	mirror  *mirror       // copies to the cluster's coordination (nil: none)
 }
 
 // NewStatusFile returns the status file of app in workdir for this process.
@@ -123,6 +124,7 @@ func (s *StatusFile) Set(code StatusCode, master string) error {
 		return fmt.Errorf("write status %s to %s: %w", code, s.path, err)
 	}
 	s.code, s.master, s.wrote = code, master, true
+	s.mirror.put("status", statusJSON(s.pid, code, master))
 	return nil
 }
 
@@ -131,6 +133,7 @@ func (s *StatusFile) Remove() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.wrote = false
+	s.mirror.put("status", statusJSON(s.pid, StatusNotRunning, s.master))
 	removeView(filepath.Dir(s.path), s.app())
 	if err := os.Remove(s.path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("remove status file: %w", err)

@@ -77,6 +77,9 @@ func (s *StatusFile) writeView(v ManagerView) error {
 	if err := writeAtomic(path, append(data, '\n')); err != nil {
 		return fmt.Errorf("write manager view to %s: %w", path, err)
 	}
+	s.mu.Lock()
+	s.mirror.put("view", data)
+	s.mu.Unlock()
 	return nil
 }
 

@@ -17,6 +17,7 @@ type engine interface {
 	CheckRepl(ctx context.Context, cfg *config.Config, opts manager.CheckReplOptions, con *manager.Console) (*manager.ReplReport, error)
 	CheckSSH(ctx context.Context, cfg *config.Config, opts manager.SSHCheckOptions, con *manager.Console) ([]manager.SSHHostResult, error)
 	RunManager(ctx context.Context, cfg *config.Config, opts manager.ManagerOptions) error
+	RunLed(ctx context.Context, l manager.Leader, cfg *config.Config, opts manager.ManagerOptions) error
 	RunFailover(ctx context.Context, cfg *config.Config, opts manager.FailoverOptions) (*failover.Report, error)
 	DryRun(ctx context.Context, cfg *config.Config, opts manager.FailoverOptions) (*failover.Plan, error)
 	MasterAnswers(ctx context.Context, cfg *config.Config, key topology.Key, localAddr string) (bool, error)
@@ -36,6 +37,10 @@ func (managerEngine) CheckSSH(ctx context.Context, cfg *config.Config, opts mana
 
 func (managerEngine) RunManager(ctx context.Context, cfg *config.Config, opts manager.ManagerOptions) error {
 	return manager.RunManager(ctx, cfg, opts)
+}
+
+func (managerEngine) RunLed(ctx context.Context, l manager.Leader, cfg *config.Config, opts manager.ManagerOptions) error {
+	return manager.RunLed(ctx, l, cfg, opts)
 }
 
 func (managerEngine) RunFailover(ctx context.Context, cfg *config.Config, opts manager.FailoverOptions) (*failover.Report, error) {

@@ -27,6 +27,7 @@ type managerFlags struct {
 	hookTimeout                         time.Duration
 	sbm                                 int64
 	debug                               bool
+	etcd                                etcdFlags
 }
 
 func (m *managerFlags) run(cmd *cobra.Command, eng engine, cfg *config.Config, once bool) error {
@@ -66,12 +67,30 @@ func (m *managerFlags) run(cmd *cobra.Command, eng engine, cfg *config.Config, o
 		opts.NewMaster = nm
 	}
 	release := interruptsFrom(cmd.Context()).hold(failingOver(cfg))
-	err = eng.RunManager(cmd.Context(), cfg, opts)
+	if m.etcd.set() {
+		err = m.runLed(cmd, eng, cfg, opts)
+	} else {
+		err = eng.RunManager(cmd.Context(), cfg, opts)
+	}
 	release()
 	if err != nil {
 		return withCode(manager.ExitCode(err), err)
 	}
 	return nil
+}
+
+// runLed runs the manager only while it leads the cluster's managers in
+// etcd.
+func (m *managerFlags) runLed(cmd *cobra.Command, eng engine, cfg *config.Config, opts manager.ManagerOptions) error {
+	m.etcd.sourceAddr = &m.localAddr
+	c, err := m.etcd.open(opts.Logger)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	opts.Coord = c.Cluster(cfg.App)
+	opts.Console.Infof("Coordinating with the other managers of %s in etcd (%s), lease %s.", cfg.App, m.etcd.endpoints, c.TTL())
+	return eng.RunLed(cmd.Context(), c, cfg, opts)
 }
 
 // failingOver tells main's interrupts that this process runs a failover:
@@ -138,8 +157,10 @@ func (m *managerFlags) register(cmd *cobra.Command, mha bool) {
 	fl.StringVar(&m.localAddr, name("source-addr", "source_addr"), "", "source `address` for connections to the servers")
 	fl.DurationVar(&m.hookTimeout, name("hook-timeout", "hook_timeout"), time.Minute, "deadline of each hook script")
 	fl.BoolVar(&m.debug, "debug", false, "debug logging")
+	m.etcd.register(cmd, true)
 	if mha {
-		group(cmd, groupGomha, "source_addr", "hook_timeout", "debug")
+		group(cmd, groupGomha, "source_addr", "hook_timeout", "debug", "etcd", "etcd-cacert", "etcd-cert", "etcd-key",
+			"etcd-user", "etcd-password-file", "etcd-prefix", "etcd-lease-ttl")
 	}
 }
 

@@ -49,6 +49,11 @@ func (r *recorder) CheckSSH(_ context.Context, cfg *config.Config, opts manager.
 	return nil, r.err
 }
 
+func (r *recorder) RunLed(ctx context.Context, _ manager.Leader, cfg *config.Config, opts manager.ManagerOptions) error {
+	r.note("RunLed", cfg)
+	return r.RunManager(ctx, cfg, opts)
+}
+
 func (r *recorder) RunManager(_ context.Context, cfg *config.Config, opts manager.ManagerOptions) error {
 	r.note("RunManager", cfg)
 	r.mgr = opts

@@ -1,0 +1,68 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/gomha/gomha/coord/etcdcoord"
+)
+
+// etcdFlags are the options of the commands that share a cluster with
+// other managers through etcd.
+type etcdFlags struct {
+	endpoints          string
+	cacert, cert, key  string
+	user, passwordFile string
+	prefix             string
+	ttl                time.Duration
+	sourceAddr         *string // the command's --source-addr, when it has one
+}
+
+func (e *etcdFlags) register(cmd *cobra.Command, withTTL bool) {
+	fl := cmd.Flags()
+	fl.StringVar(&e.endpoints, "etcd", "", "etcd `endpoints` (comma-separated): coordinate with the cluster's other managers there")
+	fl.StringVar(&e.cacert, "etcd-cacert", "", "CA certificate `file` (PEM) that verifies etcd's TLS certificate")
+	fl.StringVar(&e.cert, "etcd-cert", "", "client certificate `file` (PEM) for etcd")
+	fl.StringVar(&e.key, "etcd-key", "", "client key `file` (PEM) for etcd")
+	fl.StringVar(&e.user, "etcd-user", "", "etcd user `name` (its password from --etcd-password-file)")
+	fl.StringVar(&e.passwordFile, "etcd-password-file", "", "`file` holding the etcd user's password (never on the command line)")
+	fl.StringVar(&e.prefix, "etcd-prefix", "/gomha/", "key `prefix` of gomha's keys in etcd")
+	if withTTL {
+		fl.DurationVar(&e.ttl, "etcd-lease-ttl", 6*time.Second, "leadership lease: a dead leader is replaced within it; one cut off from etcd stops acting within 3/4 of it")
+	}
+}
+
+// set reports whether --etcd was given.
+func (e *etcdFlags) set() bool { return strings.TrimSpace(e.endpoints) != "" }
+
+// open connects to etcd (without waiting for it to answer).
+func (e *etcdFlags) open(log *slog.Logger) (*etcdcoord.Coordinator, error) {
+	o := etcdcoord.Options{CACert: e.cacert, Cert: e.cert, Key: e.key, Username: e.user, Prefix: e.prefix, TTL: e.ttl, Logger: log}
+	for _, ep := range strings.Split(e.endpoints, ",") {
+		o.Endpoints = append(o.Endpoints, strings.TrimSpace(ep))
+	}
+	if e.sourceAddr != nil {
+		o.LocalAddr = *e.sourceAddr
+	}
+	switch {
+	case e.user != "" && e.passwordFile == "":
+		return nil, withCode(1, errors.New("--etcd-user needs --etcd-password-file"))
+	case e.passwordFile != "":
+		if e.user == "" {
+			return nil, withCode(1, errors.New("--etcd-password-file needs --etcd-user"))
+		}
+		data, err := os.ReadFile(e.passwordFile)
+		if err != nil {
+			return nil, withCode(1, fmt.Errorf("--etcd-password-file: %w", err))
+		}
+		o.Password = strings.TrimRight(string(data), "\r\n")
+	}
+	c, err := etcdcoord.New(o)
+	return c, withCode(1, err)
+}

@@ -1,0 +1,40 @@
+// Package etcdcoord lets several gomha managers, on different hosts, share
+// the clusters they watch through etcd, so that the manager is no longer a
+// single point of failure and two managers never act on one cluster.
+//
+// # Keys
+//
+// Everything of cluster app lives under <prefix><app>/ (prefix "/gomha/"):
+//
+//	leader/<lease>     the election (concurrency.Election): the oldest key leads
+//	managers/<id>      every manager that campaigns, bound to its lease
+//	journal/<seq>      the running failover's journal, one coord.Entry (JSON) per step
+//	journal-done       the last finished journal (JSON array)
+//	state/<name>       what the leader publishes: status, view, master, report
+//
+// # Leadership and the fencing token
+//
+// Lead campaigns for a cluster with a session on a lease of TTL seconds and
+// returns once this manager leads. The leadership is valid while the lease
+// surely lives: the manager renews the lease itself every TTL/3 and counts
+// its validity from when the renewal was *sent* (the server cannot have
+// started the TTL earlier), minus a margin for clock-rate drift. When that
+// time passes without a renewal (etcd unreachable, this host cut off), the
+// lead context ends before the lease can expire on the server, so a
+// successor elected after the expiry never overlaps an acting predecessor.
+//
+// Every irreversible failover step is written to the journal in one etcd
+// transaction whose condition is the fencing token: the leader key still
+// has the create revision it had when this manager was elected. A deposed
+// leader's write fails (ErrNotLeader) and its failover stops there; the
+// successor reads the journal and finishes the failover from the last
+// completed step (never repeating an apply: the steps are those of
+// gomha failover --resume).
+//
+// # Without a quorum
+//
+// With no etcd majority nothing can be written: the leader's renewals fail,
+// it stops acting within TTL*2/3, and no manager can be elected until etcd
+// answers again. No manager fails over without etcd; each says so in its
+// log, and monitoring resumes when etcd answers.
+package etcdcoord
