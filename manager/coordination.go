@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/gomha/gomha/coord"
+	"github.com/gomha/gomha/topology"
 )
 
 // Coordination is what the managers of one cluster share when there are
@@ -41,4 +42,14 @@ func publish(c Coordination, name string, data []byte) error {
 	ctx, cancel := context.WithTimeout(context.Background(), publishTimeout)
 	defer cancel()
 	return c.Publish(ctx, name, data)
+}
+
+// SharedInterruptedDead is the dead master of a failover left half-done
+// in the shared journal; zero when there is none.
+func SharedInterruptedDead(ctx context.Context, c Coordination) (topology.Key, error) {
+	entries, err := c.Journal(ctx)
+	if err != nil || len(entries) == 0 {
+		return topology.Key{}, err
+	}
+	return topology.ParseKey(entries[0].Server)
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -65,4 +66,21 @@ func (e *etcdFlags) open(log *slog.Logger) (*etcdcoord.Coordinator, error) {
 	}
 	c, err := etcdcoord.New(o)
 	return c, withCode(1, err)
+}
+
+// leadNow takes the leadership of app for a command run by a person: it
+// waits one lease TTL at most (a leader that just died), and otherwise
+// names the manager that leads.
+func leadNow(ctx context.Context, c *etcdcoord.Coordinator, app string) (context.Context, func(), error) {
+	lctx, cancel := context.WithTimeout(ctx, c.TTL()+2*time.Second)
+	defer cancel()
+	l, resign, err := c.Lead(lctx, app)
+	if err == nil {
+		return l, resign, nil
+	}
+	who := "another manager"
+	if snap, rerr := c.Read(ctx, app); rerr == nil && snap.Leader != nil {
+		who = snap.Leader.String()
+	}
+	return nil, nil, fmt.Errorf("%s: %s leads the cluster's managers in etcd: only the leader acts; stop it (gomha stop) or let it act", app, who)
 }

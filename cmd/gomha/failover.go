@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -28,6 +29,7 @@ type failoverFlags struct {
 	ssh                       int // MHA's --ssh_reachable: 0, 1, 2 = check
 	// logFile is where progress and logs go ("" = standard output and error).
 	logFile, workdir string
+	etcd             etcdFlags
 }
 
 // serverKey finds a configured server by hostname or IP and port.
@@ -61,13 +63,16 @@ func (f *failoverFlags) deadKey(cfg *config.Config) (topology.Key, error) {
 	return byHost, nil
 }
 
-func (f *failoverFlags) options(cfg *config.Config, con *manager.Console, logger *slog.Logger) (manager.FailoverOptions, error) {
+func (f *failoverFlags) options(ctx context.Context, cfg *config.Config, con *manager.Console, logger *slog.Logger, shared manager.Coordination) (manager.FailoverOptions, error) {
 	dead, err := f.deadKey(cfg)
 	if err != nil {
 		return manager.FailoverOptions{}, err
 	}
 	if f.resume {
 		was, err := manager.InterruptedDead(cfg)
+		if shared != nil {
+			was, err = manager.SharedInterruptedDead(ctx, shared)
+		}
 		switch {
 		case err != nil:
 			return manager.FailoverOptions{}, withCode(1, err)
@@ -93,7 +98,7 @@ func (f *failoverFlags) options(cfg *config.Config, con *manager.Console, logger
 	return manager.FailoverOptions{
 		SSHReachable: sshReachable, Dead: dead, NewMaster: nm, IgnoreLastFailover: f.ignoreLast, LastFailoverMinute: f.lastMinute,
 		SkipSalvage: f.skipSalvage, SkipDisableRO: f.skipDisable, SkipChangeMaster: f.skipChange, LocalAddr: f.localAddr,
-		AcceptNewHostKeys: f.acceptNew, HookTimeout: f.hookTimeout, Logger: logger, Console: con, Resume: f.resume,
+		AcceptNewHostKeys: f.acceptNew, HookTimeout: f.hookTimeout, Logger: logger, Console: con, Resume: f.resume, Coord: shared,
 	}, nil
 }
 
@@ -116,7 +121,22 @@ func runManualFailover(cmd *cobra.Command, eng engine, cfg *config.Config, f *fa
 		defer closeLog()
 		con, logger = manager.NewConsole(w), slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	}
-	opts, err := f.options(cfg, con, logger)
+	var shared manager.Coordination
+	if f.etcd.set() && !f.dryRun {
+		f.etcd.sourceAddr = &f.localAddr
+		c, err := f.etcd.open(logger)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		_, resign, err := leadNow(cmd.Context(), c, cfg.App)
+		if err != nil {
+			return withCode(exitFail, err)
+		}
+		defer resign()
+		shared = c.Cluster(cfg.App)
+	}
+	opts, err := f.options(cmd.Context(), cfg, con, logger, shared)
 	if err != nil {
 		return err
 	}
@@ -198,6 +218,7 @@ master switched but some replica could not be recovered, 1 otherwise.`,
 	fl.StringVar(&f.localAddr, "source-addr", "", "source address for connections to the servers")
 	fl.BoolVar(&f.acceptNew, "accept-new-host-keys", false, "record unknown SSH host keys")
 	fl.DurationVar(&f.hookTimeout, "hook-timeout", time.Minute, "deadline of each hook script")
+	f.etcd.register(cmd, true)
 	f.ssh = 2
 	outputFlag(cmd, &f.output)
 	return cmd
