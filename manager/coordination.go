@@ -26,6 +26,8 @@ type Coordination interface {
 	// Publish stores a piece of the manager's state (status, view,
 	// master, report) for other hosts.
 	Publish(ctx context.Context, name string, data []byte) error
+	// Published reads what was published under name (nil: nothing).
+	Published(ctx context.Context, name string) ([]byte, error)
 }
 
 // publishTimeout bounds one Publish: state for readers is never worth

@@ -2,6 +2,7 @@ package manager
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -105,12 +106,38 @@ func checkFlapping(cfg *config.Config, opts FailoverOptions) error {
 	if limit <= 0 {
 		limit = 480
 	}
+	if opts.Coord != nil {
+		if err := checkSharedFlapping(opts.Coord, limit); err != nil {
+			return err
+		}
+	}
 	if fi, err := os.Stat(complete); err == nil {
 		if age := time.Since(fi.ModTime()); age < time.Duration(limit)*time.Minute {
 			return fmt.Errorf("%w: the last one finished %s ago (%s), less than last_failover_minute=%d; use --ignore_last_failover to override",
 				ErrRecentFailover, age.Round(time.Second), complete, limit)
 		}
 		os.Remove(complete)
+	}
+	return nil
+}
+
+// checkSharedFlapping applies last_failover_minute to the last failover
+// any manager of the cluster completed (published in etcd): a new leader
+// on another host does not fail over again right after its predecessor.
+func checkSharedFlapping(c Coordination, limit int) error {
+	ctx, cancel := context.WithTimeout(context.Background(), publishTimeout)
+	defer cancel()
+	data, err := c.Published(ctx, "report")
+	if err != nil {
+		return fmt.Errorf("the last failover of the cluster cannot be read (last_failover_minute): %w", err)
+	}
+	var last failover.Report
+	if data == nil || json.Unmarshal(data, &last) != nil || last.Kind != "failover" || last.Finished.IsZero() {
+		return nil
+	}
+	if age := time.Since(last.Finished); (last.Succeeded || last.NewMaster != "") && age < time.Duration(limit)*time.Minute {
+		return fmt.Errorf("%w: the last one (%s -> %s, published in etcd) finished %s ago, less than last_failover_minute=%d; use --ignore_last_failover to override",
+			ErrRecentFailover, last.DeadMaster, last.NewMaster, age.Round(time.Second), limit)
 	}
 	return nil
 }

@@ -122,6 +122,20 @@ func (cl *Cluster) Publish(ctx context.Context, name string, data []byte) error 
 	return l.fenced(ctx, clientv3.OpPut(cl.c.key(cl.app, "state", name), string(data)))
 }
 
+// Published reads state/<name> (nil when nothing was published).
+func (cl *Cluster) Published(ctx context.Context, name string) ([]byte, error) {
+	gctx, cancel := context.WithTimeout(ctx, callTimeout)
+	defer cancel()
+	resp, err := cl.c.cli.Get(gctx, cl.c.key(cl.app, "state", name))
+	if err != nil {
+		return nil, fmt.Errorf("%s: read %s from etcd: %w", cl.app, name, err)
+	}
+	if len(resp.Kvs) == 0 {
+		return nil, nil
+	}
+	return resp.Kvs[0].Value, nil
+}
+
 func (c *Coordinator) journal(ctx context.Context, app string) ([]coord.Entry, error) {
 	gctx, cancel := context.WithTimeout(ctx, callTimeout)
 	defer cancel()
