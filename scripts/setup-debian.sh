@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Installs what gomha's demo and tests need on a Debian machine, only when it
 # is missing: MariaDB server and client (mariadbd, mariadb, mariadb-binlog),
-# OpenSSH server and client, and nftables/iptables for the sandbox's network
-# faults. Services are not started: the sandbox runs its own processes.
+# OpenSSH server and client, nftables/iptables for the sandbox's network
+# faults, and etcd (etcd-server's /usr/bin/etcd for the 3-member etcd that
+# tests and demos start, etcd-client's etcdctl to look into it). Services are
+# not started: the sandboxes run their own processes.
 set -euo pipefail
 
 need=()
@@ -17,6 +19,8 @@ have nft || need+=(nftables)
 have iptables || need+=(iptables)
 have ip || need+=(iproute2)
 have pgrep || need+=(procps)
+have etcd || need+=(etcd-server)
+have etcdctl || need+=(etcd-client)
 
 if [ ${#need[@]} -gt 0 ]; then
   sudo=""
@@ -25,8 +29,8 @@ if [ ${#need[@]} -gt 0 ]; then
     sudo="sudo"
   fi
   echo "setup: installing ${need[*]}"
-  # Keep package scripts from starting the system's mariadb/ssh services:
-  # the sandbox starts its own, on addresses of its own.
+  # Keep package scripts from starting the system's mariadb/ssh/etcd
+  # services: the sandboxes start their own, on addresses of their own.
   created_policy=0
   if [ ! -e /usr/sbin/policy-rc.d ]; then
     printf '#!/bin/sh\nexit 101\n' | $sudo tee /usr/sbin/policy-rc.d >/dev/null
@@ -36,6 +40,11 @@ if [ ${#need[@]} -gt 0 ]; then
   trap 'if [ "$created_policy" = 1 ]; then $sudo rm -f /usr/sbin/policy-rc.d; fi' EXIT
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+  # An etcd installed here is for the sandbox only: keep the system's
+  # unit from starting it at the next boot too.
+  if [[ " ${need[*]} " == *" etcd-server "* ]] && command -v systemctl >/dev/null 2>&1; then
+    $sudo systemctl disable etcd >/dev/null 2>&1 || true
+  fi
 fi
 
 command -v go >/dev/null 2>&1 || { echo "setup: Go 1.26 or newer is required (go not found in PATH)" >&2; exit 1; }
@@ -44,4 +53,4 @@ case "$gover" in
   1.2[6-9]*|1.[3-9]*|[2-9].*) ;;
   *) echo "setup: Go 1.26 or newer is required, found $gover" >&2; exit 1 ;;
 esac
-echo "setup: ok ($(mariadbd --version 2>/dev/null | awk '{print $3}' || /usr/sbin/mariadbd --version | awk '{print $3}'), go $gover)"
+echo "setup: ok ($(mariadbd --version 2>/dev/null | awk '{print $3}' || /usr/sbin/mariadbd --version | awk '{print $3}'), etcd $(etcd --version 2>/dev/null | awk 'NR==1 {print $3}'), go $gover)"

@@ -26,7 +26,7 @@ The sandbox starts only processes it records by pid, and stops only those.`,
 	}
 	cmd.PersistentFlags().StringVar(&dir, "dir", "", "sandbox directory")
 	_ = cmd.MarkPersistentFlagRequired("dir")
-	cmd.AddCommand(newSandboxUpCmd(&dir), newSandboxDownCmd(&dir), newSandboxStatusCmd(&dir))
+	cmd.AddCommand(newSandboxUpCmd(&dir), newSandboxDownCmd(&dir), newSandboxStatusCmd(&dir), newSandboxEtcdCmd(&dir))
 	faults := []struct {
 		use, short string
 		do         func(*sandbox.Cluster) func(cmd *cobra.Command, host string) error
