@@ -33,13 +33,14 @@ func RunLed(ctx context.Context, l Leader, cfg *config.Config, opts ManagerOptio
 		}
 		con.Infof("This manager leads %s: watching it.", cfg.App)
 		err = RunManager(lctx, cfg, opts)
-		resign()
 		if ctx.Err() != nil || lctx.Err() == nil {
+			resign()
 			return err // stopped, or ended by itself
 		}
 		if err != nil && !errors.Is(err, ErrDeposed) {
 			con.Warnf("%v", err)
 		}
 		con.Warnf("No longer leading %s (%v): campaigning again.", cfg.App, context.Cause(lctx))
+		resign()
 	}
 }

@@ -3,13 +3,16 @@ package manager_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/exec"
 	"os/signal"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/gomha/gomha/coord/etcdcoord"
 	"github.com/gomha/gomha/manager"
 	"github.com/gomha/gomha/manager/config"
 	"github.com/gomha/gomha/topology"
@@ -31,7 +34,11 @@ func TestMain(m *testing.M) {
 func helper(role, conf string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	limit := 2 * time.Minute
+	if role == "led" {
+		limit = 5 * time.Minute
+	}
+	ctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
 	cfg, err := config.Load(ctx, conf, config.Options{NoGlobal: true})
 	if err != nil {
@@ -43,6 +50,8 @@ func helper(role, conf string) int {
 		_, err = manager.RunFailover(ctx, cfg, manager.FailoverOptions{Dead: topology.Key{Host: os.Getenv("GOMHA_TEST_DEAD"), Port: 3306}})
 	case "manager":
 		err = manager.RunManager(ctx, cfg, manager.ManagerOptions{Once: true})
+	case "led":
+		err = runLed(ctx, cfg)
 	case "switch":
 		// A write transaction younger than the limit passes the checks and
 		// is waited for TrxWait once writes are blocked: the window a test
@@ -114,4 +123,25 @@ func (p *gomhaProcess) wait(limit time.Duration) int {
 		p.t.Fatalf("process %d did not end within %s", p.cmd.Process.Pid, limit)
 	}
 	return -1
+}
+
+// runLed runs a manager coordinated through etcd (GOMHA_TEST_ETCD), with
+// its own workdir (GOMHA_TEST_WORKDIR) and source address
+// (GOMHA_TEST_SOURCE), as gomha manager --etcd does.
+func runLed(ctx context.Context, cfg *config.Config) error {
+	ttl, err := time.ParseDuration(os.Getenv("GOMHA_TEST_TTL"))
+	if err != nil {
+		return err
+	}
+	cfg.ManagerWorkdir = os.Getenv("GOMHA_TEST_WORKDIR")
+	source := os.Getenv("GOMHA_TEST_SOURCE")
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	c, err := etcdcoord.New(etcdcoord.Options{Endpoints: strings.Split(os.Getenv("GOMHA_TEST_ETCD"), ","), TTL: ttl,
+		LocalAddr: source, Logger: logger})
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	return manager.RunLed(ctx, c, cfg, manager.ManagerOptions{Coord: c.Cluster(cfg.App), LocalAddr: source,
+		Logger: logger, Console: manager.NewConsole(os.Stdout)})
 }

@@ -302,13 +302,23 @@ func (l *leadership) fenced(ctx context.Context, ops ...clientv3.Op) error {
 // release resigns and revokes the lease; the context ends.
 func (l *leadership) release() {
 	l.once.Do(func() {
+		l.mu.Lock()
+		lostBefore := l.lost != nil
+		l.mu.Unlock()
 		l.lose(fmt.Errorf("%w: resigned", ErrNotLeader))
 		l.mu.Lock()
 		if l.timer != nil {
 			l.timer.Stop()
 		}
 		l.mu.Unlock()
-		ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
+		// A leadership already lost was most likely lost to an etcd out of
+		// reach: do not hold the caller long for a resignation that cannot
+		// arrive (the lease expires by itself).
+		limit := callTimeout
+		if lostBefore {
+			limit = time.Second
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), limit)
 		if l.key != "" {
 			_ = l.elec.Resign(ctx)
 		}
