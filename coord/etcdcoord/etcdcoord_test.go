@@ -3,87 +3,23 @@ package etcdcoord
 import (
 	"context"
 	"errors"
-	"net"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
-	clientv3 "go.etcd.io/etcd/client/v3"
-
 	"github.com/gomha/gomha/coord"
+	"github.com/gomha/gomha/sandbox/etcdsandbox"
 )
 
-// etcdMember starts one real etcd (Debian's etcd-server) on addr for the
-// test; it is killed at the end. It returns the endpoint and a function
-// that kills it (SIGKILL) early.
-func etcdMember(t *testing.T, addr string) (string, func()) {
+// etcd starts a real 3-member etcd for the test (sandbox/etcdsandbox).
+func etcd(t *testing.T) *etcdsandbox.Cluster {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("needs a real etcd")
-	}
-	bin, err := exec.LookPath("etcd")
-	if err != nil {
-		t.Skip("etcd is not installed (make setup installs it)")
-	}
-	dir := t.TempDir()
-	client := "http://" + net.JoinHostPort(addr, "2379")
-	peer := "http://" + net.JoinHostPort(addr, "2380")
-	cmd := exec.Command(bin, "--name", "m1", "--data-dir", filepath.Join(dir, "data"),
-		"--listen-client-urls", client, "--advertise-client-urls", client,
-		"--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
-		"--initial-cluster", "m1="+peer, "--heartbeat-interval", "100", "--election-timeout", "1000")
-	logf, err := os.Create(filepath.Join(dir, "etcd.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
-	kill := func() {
-		_ = cmd.Process.Kill()
-		<-done
-	}
-	t.Cleanup(kill)
-	cli, err := clientv3.New(clientv3.Config{Endpoints: []string{client}, DialTimeout: time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cli.Close()
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		_, err := cli.Put(ctx, "/probe", "x")
-		cancel()
-		if err == nil {
-			return client, kill
-		}
-		if time.Now().After(deadline) {
-			data, _ := os.ReadFile(logf.Name())
-			t.Fatalf("etcd on %s did not answer: %v\n%s", addr, err, tail(string(data), 20))
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	return etcdsandbox.UpT(t, etcdsandbox.Options{Dir: t.TempDir()})
 }
 
-func tail(s string, n int) string {
-	lines := strings.Split(strings.TrimSpace(s), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
-}
-
-func newCoord(t *testing.T, endpoint, host string) *Coordinator {
+func newCoord(t *testing.T, e *etcdsandbox.Cluster, host string) *Coordinator {
 	t.Helper()
-	c, err := New(Options{Endpoints: []string{endpoint}, TTL: 2 * time.Second, Host: host})
+	c, err := New(Options{Endpoints: e.Endpoints(), TTL: 2 * time.Second, Host: host})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,8 +31,8 @@ func newCoord(t *testing.T, endpoint, host string) *Coordinator {
 // are fenced; once it resigns the other leads, reads the journal, and the
 // first can no longer write.
 func TestLeadFenceAndTakeOver(t *testing.T) {
-	ep, _ := etcdMember(t, "127.0.5.1")
-	a, b := newCoord(t, ep, "mgr-a"), newCoord(t, ep, "mgr-b")
+	e := etcd(t)
+	a, b := newCoord(t, e, "mgr-a"), newCoord(t, e, "mgr-b")
 	ctx := context.Background()
 
 	actx, releaseA, err := a.Lead(ctx, "app1")
@@ -168,23 +104,27 @@ func TestLeadFenceAndTakeOver(t *testing.T) {
 	}
 }
 
-// A leader whose etcd disappears stops acting before its lease can expire
-// on the server (TTL*3/4 after the last renewal sent).
-func TestLeaderStopsWhenEtcdIsGone(t *testing.T) {
-	ep, kill := etcdMember(t, "127.0.5.2")
-	a := newCoord(t, ep, "mgr-a")
+// A leader whose etcd loses its quorum stops acting before its lease can
+// expire on the server (TTL*3/4 after the last renewal sent).
+func TestLeaderStopsWithoutQuorum(t *testing.T) {
+	e := etcd(t)
+	a := newCoord(t, e, "mgr-a")
 	ctx := context.Background()
 	lctx, release, err := a.Lead(ctx, "app1")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer release()
+	for i := range 2 {
+		if err := e.Kill(ctx, i); err != nil {
+			t.Fatal(err)
+		}
+	}
 	killed := time.Now()
-	kill()
 	select {
 	case <-lctx.Done():
 	case <-time.After(a.TTL()):
-		t.Fatalf("still leading %s after etcd died (TTL %s)", time.Since(killed), a.TTL())
+		t.Fatalf("still leading %s after etcd lost its quorum (TTL %s)", time.Since(killed), a.TTL())
 	}
 	took := time.Since(killed)
 	if err := a.Cluster("app1").Append(ctx, coord.Entry{Step: "apply"}); !errors.Is(err, ErrNotLeader) {
@@ -194,13 +134,13 @@ func TestLeaderStopsWhenEtcdIsGone(t *testing.T) {
 	if !errors.Is(cause, ErrNotLeader) || !strings.Contains(cause.Error(), "not renewed") {
 		t.Fatalf("cause %v", cause)
 	}
-	t.Logf("leadership ended %s after etcd was killed (TTL %s): %v", took.Round(time.Millisecond), a.TTL(), cause)
+	t.Logf("leadership ended %s after etcd lost its quorum (TTL %s): %v", took.Round(time.Millisecond), a.TTL(), cause)
 }
 
 // Lead keeps trying while etcd does not answer, and returns only when the
 // caller gives up.
 func TestLeadWaitsForEtcd(t *testing.T) {
-	c, err := New(Options{Endpoints: []string{"127.0.5.3:2379"}, TTL: 2 * time.Second})
+	c, err := New(Options{Endpoints: []string{"127.0.2.9:2379"}, TTL: 2 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
