@@ -32,6 +32,7 @@ type Coordinator struct {
 	id  string // host-pid, unique per manager process
 
 	mu    sync.Mutex
+	sess  *session               // the lease every campaign of this process uses
 	leads map[string]*leadership // app -> current leadership
 	said  map[string]string      // app -> last campaign problem logged
 }
@@ -61,6 +62,12 @@ func (c *Coordinator) Close() error {
 	c.mu.Unlock()
 	for _, l := range ls {
 		l.release()
+	}
+	c.mu.Lock()
+	sess := c.sess
+	c.mu.Unlock()
+	if sess != nil {
+		sess.close()
 	}
 	return c.cli.Close()
 }
@@ -117,16 +124,14 @@ func (c *Coordinator) Lead(ctx context.Context, app string) (context.Context, fu
 	}
 }
 
-// leadership is one won election.
-type leadership struct {
+// session is the lease this manager process campaigns with for all its
+// clusters (one renewal stream, however many clusters), and how long it
+// surely lives.
+type session struct {
 	c      *Coordinator
-	app    string
-	sess   *concurrency.Session
-	elec   *concurrency.Election
 	lease  clientv3.LeaseID
-	key    string // the leader key
-	rev    int64  // its create revision: the fencing token
-	ctx    context.Context
+	cs     *concurrency.Session
+	ctx    context.Context // ends when the lease may have expired
 	cancel context.CancelCauseFunc
 	stop   context.CancelFunc // ends the renewal loop
 
@@ -134,12 +139,18 @@ type leadership struct {
 	validTill time.Time
 	timer     *time.Timer
 	lost      error
-	seq       int // next journal sequence number
 	once      sync.Once
 }
 
-// campaign grants a lease, renews it, and campaigns with it until elected.
-func (c *Coordinator) campaign(ctx context.Context, app string) (*leadership, error) {
+// session returns the live session, granting a new lease when there is
+// none or the last one was lost.
+func (c *Coordinator) session(ctx context.Context) (*session, error) {
+	c.mu.Lock()
+	cur := c.sess
+	c.mu.Unlock()
+	if cur != nil && cur.check() == nil {
+		return cur, nil
+	}
 	ttl := c.o.TTL
 	sent := time.Now()
 	gctx, cancel := context.WithTimeout(ctx, callTimeout)
@@ -148,28 +159,186 @@ func (c *Coordinator) campaign(ctx context.Context, app string) (*leadership, er
 	if err != nil {
 		return nil, fmt.Errorf("grant a %s lease: %w", ttl, err)
 	}
-	lctx, lcancel := context.WithCancelCause(ctx)
+	sctx, scancel := context.WithCancelCause(context.Background())
 	rctx, rstop := context.WithCancel(context.Background())
-	l := &leadership{c: c, app: app, lease: grant.ID, ctx: lctx, cancel: lcancel, stop: rstop}
-	l.renewed(sent)
-	go l.renew(rctx, grant.ID)
+	s := &session{c: c, lease: grant.ID, ctx: sctx, cancel: scancel, stop: rstop}
+	s.renewed(sent)
+	go s.renew(rctx)
+	cs, err := concurrency.NewSession(c.cli, concurrency.WithLease(grant.ID), concurrency.WithContext(rctx))
+	if err != nil {
+		s.close()
+		return nil, fmt.Errorf("open a session: %w", err)
+	}
+	s.mu.Lock()
+	s.cs = cs
+	s.mu.Unlock()
+	c.mu.Lock()
+	if c.sess != nil && c.sess.check() == nil { // another campaign made one meanwhile
+		other := c.sess
+		c.mu.Unlock()
+		s.close()
+		return other, nil
+	}
+	c.sess = s
+	c.mu.Unlock()
+	return s, nil
+}
+
+// renew renews the lease every TTL/4; the session is valid until the
+// renewal's send time plus 3/4 of the TTL.
+func (s *session) renew(ctx context.Context) {
+	ttl := s.c.o.TTL
+	t := time.NewTicker(ttl / 4)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		sent := time.Now()
+		kctx, cancel := context.WithTimeout(ctx, ttl/4)
+		_, err := s.c.cli.KeepAliveOnce(kctx, s.lease)
+		cancel()
+		switch {
+		case err == nil:
+			s.renewed(sent)
+		case errors.Is(err, rpctypes.ErrLeaseNotFound):
+			s.lose(fmt.Errorf("%w: the lease expired in etcd", ErrNotLeader))
+			return
+		case ctx.Err() != nil:
+			return
+		default:
+			s.c.o.Logger.Debug("etcd: lease renewal failed", "error", err)
+		}
+	}
+}
+
+// renewed extends the validity from a renewal sent at sent.
+func (s *session) renewed(sent time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.lost != nil {
+		return
+	}
+	s.validTill = sent.Add(s.c.o.TTL * 3 / 4)
+	d := time.Until(s.validTill)
+	if s.timer == nil {
+		s.timer = time.AfterFunc(d, s.expire)
+	} else {
+		s.timer.Reset(d)
+	}
+}
+
+// expire runs when the validity passed without a renewal.
+func (s *session) expire() {
+	s.mu.Lock()
+	late := time.Now().After(s.validTill)
+	since := s.validTill.Add(-s.c.o.TTL * 3 / 4)
+	s.mu.Unlock()
+	if late {
+		s.lose(fmt.Errorf("%w: etcd has not renewed the lease since %s (TTL %s)", ErrNotLeader, since.Format("15:04:05.000"), s.c.o.TTL))
+	}
+}
+
+// lose ends the session with a cause, once. Its renewals stop for good
+// (concurrency.Session's own keepalive included): a lease this manager no
+// longer counts on must expire, or its old leader keys would hold every
+// later campaign back once etcd answers again.
+func (s *session) lose(cause error) {
+	s.mu.Lock()
+	first := s.lost == nil
+	if first {
+		s.lost = cause
+		if s.timer != nil {
+			s.timer.Stop()
+		}
+	}
+	s.mu.Unlock()
+	if first {
+		s.cancel(cause)
+		s.stop()
+		go s.close() // revoke it if etcd still answers
+	}
+}
+
+// check is nil while the lease surely lives.
+func (s *session) check() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.lost != nil {
+		return s.lost
+	}
+	if time.Now().After(s.validTill) {
+		return fmt.Errorf("%w: the lease is not surely renewed", ErrNotLeader)
+	}
+	return nil
+}
+
+// close revokes the lease (every election it holds ends at once).
+func (s *session) close() {
+	s.once.Do(func() {
+		s.mu.Lock()
+		lostBefore := s.lost != nil
+		s.mu.Unlock()
+		s.lose(fmt.Errorf("%w: resigned", ErrNotLeader))
+		// A lease already lost was most likely lost to an etcd out of
+		// reach: do not hold the caller long for a revocation that cannot
+		// arrive (the lease expires by itself).
+		limit := callTimeout
+		if lostBefore {
+			limit = time.Second
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), limit)
+		s.mu.Lock()
+		cs := s.cs
+		s.mu.Unlock()
+		if cs != nil {
+			cs.Orphan()
+		}
+		_, _ = s.c.cli.Revoke(ctx, s.lease)
+		cancel()
+	})
+}
+
+// leadership is one won election.
+type leadership struct {
+	c      *Coordinator
+	app    string
+	sess   *session
+	elec   *concurrency.Election
+	key    string // the leader key
+	rev    int64  // its create revision: the fencing token
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+
+	mu   sync.Mutex
+	lost error
+	seq  int // next journal sequence number
+	once sync.Once
+}
+
+// campaign campaigns for app on the process's session until elected.
+func (c *Coordinator) campaign(ctx context.Context, app string) (*leadership, error) {
+	sess, err := c.session(ctx)
+	if err != nil {
+		return nil, err
+	}
+	lctx, lcancel := context.WithCancelCause(ctx)
+	stopAfter := context.AfterFunc(sess.ctx, func() { lcancel(context.Cause(sess.ctx)) })
+	l := &leadership{c: c, app: app, sess: sess, ctx: lctx, cancel: func(err error) { stopAfter(); lcancel(err) }}
 	fail := func(err error) (*leadership, error) {
 		l.release()
 		return nil, err
 	}
-	sess, err := concurrency.NewSession(c.cli, concurrency.WithLease(grant.ID), concurrency.WithContext(rctx))
-	if err != nil {
-		return fail(fmt.Errorf("open a session: %w", err))
-	}
-	l.sess = sess
 	me, _ := json.Marshal(Manager{Host: c.o.Host, PID: os.Getpid(), Since: time.Now().UTC()})
 	pctx, pcancel := context.WithTimeout(lctx, callTimeout)
-	_, err = c.cli.Put(pctx, c.key(app, "managers", c.id), string(me), clientv3.WithLease(grant.ID))
+	_, err = c.cli.Put(pctx, c.key(app, "managers", c.id), string(me), clientv3.WithLease(sess.lease))
 	pcancel()
 	if err != nil {
 		return fail(fmt.Errorf("register this manager: %w", err))
 	}
-	l.elec = concurrency.NewElection(sess, c.key(app, "leader"))
+	l.elec = concurrency.NewElection(sess.cs, c.key(app, "leader"))
 	// Campaign blocks while another manager leads; lctx ends it if this
 	// manager's own lease can no longer be proved alive meanwhile.
 	if err := l.elec.Campaign(lctx, string(me)); err != nil {
@@ -192,63 +361,6 @@ func (c *Coordinator) campaign(ctx context.Context, app string) (*leadership, er
 	return l, nil
 }
 
-// renew renews the lease every TTL/4 and counts the leadership valid
-// until the renewal's send time plus 3/4 of the TTL.
-func (l *leadership) renew(ctx context.Context, id clientv3.LeaseID) {
-	ttl := l.c.o.TTL
-	t := time.NewTicker(ttl / 4)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		sent := time.Now()
-		kctx, cancel := context.WithTimeout(ctx, ttl/4)
-		_, err := l.c.cli.KeepAliveOnce(kctx, id)
-		cancel()
-		switch {
-		case err == nil:
-			l.renewed(sent)
-		case errors.Is(err, rpctypes.ErrLeaseNotFound):
-			l.lose(fmt.Errorf("%w: the lease expired in etcd", ErrNotLeader))
-			return
-		case ctx.Err() != nil:
-			return
-		default:
-			l.c.o.Logger.Debug("etcd: lease renewal failed", "app", l.app, "error", err)
-		}
-	}
-}
-
-// renewed extends the validity from a renewal sent at sent.
-func (l *leadership) renewed(sent time.Time) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.lost != nil {
-		return
-	}
-	l.validTill = sent.Add(l.c.o.TTL * 3 / 4)
-	d := time.Until(l.validTill)
-	if l.timer == nil {
-		l.timer = time.AfterFunc(d, l.expire)
-	} else {
-		l.timer.Reset(d)
-	}
-}
-
-// expire runs when the validity passed without a renewal.
-func (l *leadership) expire() {
-	l.mu.Lock()
-	late := time.Now().After(l.validTill)
-	since := l.validTill.Add(-l.c.o.TTL * 3 / 4)
-	l.mu.Unlock()
-	if late {
-		l.lose(fmt.Errorf("%w: etcd has not renewed the lease since %s (TTL %s)", ErrNotLeader, since.Format("15:04:05.000"), l.c.o.TTL))
-	}
-}
-
 // lose ends the leadership with a cause, once.
 func (l *leadership) lose(cause error) {
 	l.mu.Lock()
@@ -266,17 +378,15 @@ func (l *leadership) lose(cause error) {
 }
 
 // check is the local half of the fencing token: nil while the lease is
-// surely alive.
+// surely alive and the leadership not given up.
 func (l *leadership) check() error {
+	if err := l.sess.check(); err != nil {
+		l.lose(err)
+		return err
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.lost != nil {
-		return l.lost
-	}
-	if time.Now().After(l.validTill) {
-		return fmt.Errorf("%w: the lease is not surely renewed", ErrNotLeader)
-	}
-	return nil
+	return l.lost
 }
 
 // fenced runs ops in one transaction that succeeds only while the leader
@@ -299,37 +409,24 @@ func (l *leadership) fenced(ctx context.Context, ops ...clientv3.Op) error {
 	return nil
 }
 
-// release resigns and revokes the lease; the context ends.
+// release resigns (deletes the leader key: a follower is elected at once)
+// and ends the context. The session stays for the process's other
+// clusters.
 func (l *leadership) release() {
 	l.once.Do(func() {
 		l.mu.Lock()
 		lostBefore := l.lost != nil
 		l.mu.Unlock()
 		l.lose(fmt.Errorf("%w: resigned", ErrNotLeader))
-		l.mu.Lock()
-		if l.timer != nil {
-			l.timer.Stop()
-		}
-		l.mu.Unlock()
-		// A leadership already lost was most likely lost to an etcd out of
-		// reach: do not hold the caller long for a resignation that cannot
-		// arrive (the lease expires by itself).
 		limit := callTimeout
-		if lostBefore {
+		if lostBefore || l.sess.check() != nil {
 			limit = time.Second
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), limit)
 		if l.key != "" {
 			_ = l.elec.Resign(ctx)
 		}
-		// Revoking the lease frees the election at once (Session.Close
-		// would wait up to its default TTL of a minute on a dead etcd).
-		if l.sess != nil {
-			l.sess.Orphan()
-		}
-		_, _ = l.c.cli.Revoke(ctx, l.lease)
 		cancel()
-		l.stop()
 		l.c.mu.Lock()
 		if l.c.leads[l.app] == l {
 			delete(l.c.leads, l.app)
