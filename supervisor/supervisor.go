@@ -119,9 +119,13 @@ func (s *Supervisor) report(format string, args ...any) {
 // files to watch (paths are made absolute; a path listed twice counts
 // once). See the package documentation. Every file that could not be
 // loaded or taken is reported in one line; the returned error joins them.
+// Once the supervisor's context has ended, Reload does nothing.
 func (s *Supervisor) Reload(files []string) error {
 	s.reloadMu.Lock()
 	defer s.reloadMu.Unlock()
+	if err := s.ctx.Err(); err != nil {
+		return err
+	}
 	var list []found
 	seen := map[string]bool{}
 	for _, f := range files {
@@ -250,7 +254,8 @@ func (s *Supervisor) start(file string, cfg *config.Config, hash string, after [
 }
 
 // Wait returns once every unit has stopped (after the supervisor's
-// context has ended, or every file was removed).
+// context has ended, or every file was removed). Call it after the last
+// Reload.
 func (s *Supervisor) Wait() { s.wg.Wait() }
 
 // UnitInfo is what a unit is doing.

@@ -457,3 +457,61 @@ func TestPrefixWriter(t *testing.T) {
 		t.Fatalf("after Flush: got %q, want %q", got, want)
 	}
 }
+
+// TestGlobalFileChangeRestartsAll: the global file is part of every
+// cluster's configuration: a change to it restarts them all.
+func TestGlobalFileChangeRestartsAll(t *testing.T) {
+	dir := t.TempDir()
+	global := filepath.Join(dir, "masterha_default.cnf")
+	if err := os.WriteFile(global, []byte("[server default]\nping_interval=3\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f := newFakes(t)
+	h := newHarness(t, f, nil)
+	h.s.opts.Load = func(ctx context.Context, file string) (*config.Config, error) {
+		return config.Load(ctx, file, config.Options{GlobalFile: global})
+	}
+	a, b := writeConf(t, dir, "a", 11, ""), writeConf(t, dir, "b", 21, "")
+	if err := h.s.Reload([]string{a, b}); err != nil {
+		t.Fatal(err)
+	}
+	h.waitFor("both run", func() bool { return f.count("a") == 1 && f.count("b") == 1 })
+	if err := h.s.Reload([]string{a, b}); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(global, []byte("[server default]\nping_interval=2\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.s.Reload([]string{a, b}); err != nil {
+		t.Fatal(err)
+	}
+	h.waitFor("both restarted with the new global value", func() bool {
+		return f.count("a") == 2 && f.count("b") == 2 && f.config("a").Servers[0].PingInterval == 2
+	})
+}
+
+// TestFailingOver names the clusters whose failover runs in this process
+// (main's interrupts keep a second SIGTERM from ending it meanwhile).
+func TestFailingOver(t *testing.T) {
+	dir := t.TempDir()
+	f := newFakes(t)
+	finish := make(chan struct{})
+	f.script = func(app string, _ int, _ manager.ManagerOptions) error {
+		if app == "b" {
+			cfg := f.config("b")
+			_ = manager.NewStatusFile(cfg.ManagerWorkdir, "b").Set(manager.StatusFailoverRunning, "127.0.1.21")
+			<-finish // as a failover, it ignores the context
+		}
+		return nil
+	}
+	h := newHarness(t, f, nil)
+	t.Cleanup(func() { close(finish) }) // before the harness's (cleanups run last first)
+	a, b := writeConf(t, dir, "a", 11, ""), writeConf(t, dir, "b", 21, "")
+	if err := h.s.Reload([]string{a, b}); err != nil {
+		t.Fatal(err)
+	}
+	h.waitFor("b failing over", func() bool { return len(h.s.FailingOver()) > 0 })
+	if got := h.s.FailingOver(); len(got) != 1 || got[0] != "b" {
+		t.Fatalf("FailingOver() = %v, want [b]", got)
+	}
+}
