@@ -150,16 +150,36 @@ func waitUntil(t *testing.T, what string, limit time.Duration, ok func() bool, l
 // A's failover still runs, both end with the right new master and no
 // acknowledged write lost.
 func TestTwoClustersSandbox(t *testing.T) {
+	p := newPair(t)
+	p.reloads()
+	p.failovers()
+	p.removal()
+}
+
+// pair is two clusters, appa and appb, in one supervisor.
+type pair struct {
+	t        *testing.T
+	a, b     *cluster
+	s        *Supervisor
+	out, err *syncBuffer
+	runs     *counter
+
+	mu      sync.Mutex
+	reports map[string]*failover.Report
+}
+
+func newPair(t *testing.T) *pair {
 	dir := t.TempDir()
 	slow := filepath.Join(dir, "slow_ip_failover.sh")
 	if err := os.WriteFile(slow, []byte("#!/bin/sh\nfor a in \"$@\"; do case \"$a\" in --command=stop|--command=stopssh) sleep 5;; esac; done\nexit 0\n"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	a := upWatched(t, dir, "appa", 10, func(conf string) string {
+	p := &pair{t: t, out: &syncBuffer{}, err: &syncBuffer{}, runs: &counter{runs: map[string]int{}}, reports: map[string]*failover.Report{}}
+	p.a = upWatched(t, dir, "appa", 10, func(conf string) string {
 		return strings.Replace(conf, "[server default]\n", "[server default]\nmaster_ip_failover_script="+slow+"\n", 1)
 	})
 	// B has no manager_log: its lines go to the shared output, prefixed.
-	b := upWatched(t, dir, "appb", 20, func(conf string) string {
+	p.b = upWatched(t, dir, "appb", 20, func(conf string) string {
 		var keep []string
 		for _, l := range strings.Split(conf, "\n") {
 			if !strings.HasPrefix(l, "manager_log=") {
@@ -168,13 +188,8 @@ func TestTwoClustersSandbox(t *testing.T) {
 		}
 		return strings.Join(keep, "\n")
 	})
-
 	ctx, cancel := context.WithCancel(context.Background())
-	out, errOut := &syncBuffer{}, &syncBuffer{}
-	runs := &counter{runs: map[string]int{}}
-	var mu sync.Mutex
-	reports := map[string]*failover.Report{}
-	s := New(ctx, Options{Run: runs.run, Out: out, Err: errOut, Retry: 2 * time.Second, StopPoll: 100 * time.Millisecond,
+	p.s = New(ctx, Options{Run: p.runs.run, Out: p.out, Err: p.err, Retry: 2 * time.Second, StopPoll: 100 * time.Millisecond,
 		Load: func(ctx context.Context, file string) (*config.Config, error) {
 			return config.Load(ctx, file, config.Options{NoGlobal: true})
 		},
@@ -182,60 +197,77 @@ func TestTwoClustersSandbox(t *testing.T) {
 			if err != nil {
 				t.Errorf("%s: failover: %v", app, err)
 			}
-			mu.Lock()
-			reports[app] = rep
-			mu.Unlock()
+			p.mu.Lock()
+			p.reports[app] = rep
+			p.mu.Unlock()
 		}})
-	defer func() {
+	t.Cleanup(func() {
 		cancel()
-		s.Wait()
-	}()
-	logs := func() string { return "stderr:\n" + errOut.String() + "\nstdout:\n" + out.String() }
-	pingOK := func(cl *cluster, master string) func() bool {
-		return func() bool {
-			st := cl.status()
-			return st.Code == manager.StatusPingOK && st.Master == cl.addr(master)
-		}
-	}
+		p.s.Wait()
+	})
+	return p
+}
 
-	// Reload: one file, then a second.
-	if err := s.Reload([]string{a.file}); err != nil {
+func (p *pair) logs() string { return "stderr:\n" + p.err.String() + "\nstdout:\n" + p.out.String() }
+
+func (p *pair) reload(files ...string) error {
+	return p.s.Reload(files)
+}
+
+func (p *pair) waitFor(what string, ok func() bool) {
+	p.t.Helper()
+	waitUntil(p.t, what, 30*time.Second, ok, p.logs)
+}
+
+func pingOK(cl *cluster, master string) func() bool {
+	return func() bool {
+		st := cl.status()
+		return st.Code == manager.StatusPingOK && st.Master == cl.addr(master)
+	}
+}
+
+// reloads: one file, then a second; a change to the first restarts it
+// alone; a broken second file, then the same file repaired, change nothing.
+func (p *pair) reloads() {
+	t, a, b := p.t, p.a, p.b
+	if err := p.reload(a.file); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, "appa watched", 30*time.Second, pingOK(a, "host1"), logs)
-	if err := s.Reload([]string{a.file, b.file}); err != nil {
+	p.waitFor("appa watched", pingOK(a, "host1"))
+	if err := p.reload(a.file, b.file); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, "appb watched after it was added", 30*time.Second, pingOK(b, "host1"), logs)
+	p.waitFor("appb watched after it was added", pingOK(b, "host1"))
 
-	// A changed file restarts its cluster alone.
 	a.write(a.body + "\n# changed by the test\n")
-	if err := s.Reload([]string{a.file, b.file}); err != nil {
+	if err := p.reload(a.file, b.file); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, "appa restarted", 30*time.Second, func() bool { return runs.of("appa") == 2 && pingOK(a, "host1")() }, logs)
-	if runs.of("appb") != 1 {
-		t.Fatalf("appb ran %d times: a change to appa restarted it", runs.of("appb"))
+	p.waitFor("appa restarted", func() bool { return p.runs.of("appa") == 2 && pingOK(a, "host1")() })
+	if p.runs.of("appb") != 1 {
+		t.Fatalf("appb ran %d times: a change to appa restarted it", p.runs.of("appb"))
 	}
 
-	// A broken file changes nothing; written back as it was, nothing either.
 	good := b.body
 	b.write(strings.Replace(good, "port=3306", "port=33o6", 1))
-	err := s.Reload([]string{a.file, b.file})
-	if line := lineOf(errOut.String(), "33o6"); err == nil || !strings.HasPrefix(line, "gomha: "+b.file+": [server1] port: ") ||
+	err := p.reload(a.file, b.file)
+	if line := lineOf(p.err.String(), "33o6"); err == nil || !strings.HasPrefix(line, "gomha: "+b.file+": [server1] port: ") ||
 		!strings.HasSuffix(line, "; appb keeps running with its previous configuration") {
 		t.Fatalf("broken file: %v; line %q", err, line)
 	}
 	b.write(good)
-	if err := s.Reload([]string{a.file, b.file}); err != nil {
+	if err := p.reload(a.file, b.file); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(300 * time.Millisecond)
-	if runs.of("appb") != 1 || !pingOK(b, "host1")() {
-		t.Fatalf("appb after a broken file and its repair: %d runs, %s", runs.of("appb"), b.status().Code)
+	if p.runs.of("appb") != 1 || !pingOK(b, "host1")() {
+		t.Fatalf("appb after a broken file and its repair: %d runs, %s", p.runs.of("appb"), b.status().Code)
 	}
+}
 
-	// Failover: A's slow, B's master killed 1 s after A's.
+// failovers kills A's master, then B's 1 s later, under writes.
+func (p *pair) failovers() {
+	t, a, b := p.t, p.a, p.b
 	a.startWriter()
 	b.startWriter()
 	killA := time.Now()
@@ -248,22 +280,24 @@ func TestTwoClustersSandbox(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitUntil(t, "both failovers", 90*time.Second, func() bool {
-		mu.Lock()
-		defer mu.Unlock()
-		return reports["appa"] != nil && reports["appb"] != nil
-	}, logs)
-	ra, rb := reports["appa"], reports["appb"]
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		return p.reports["appa"] != nil && p.reports["appb"] != nil
+	}, p.logs)
+	ra, rb := p.reports["appa"], p.reports["appb"]
 	want := map[*failover.Report]string{ra: a.addr("host2") + ":3306", rb: b.addr("host2") + ":3306"}
 	for _, r := range []*failover.Report{ra, rb} {
 		if !r.Succeeded || r.NewMaster != want[r] {
 			t.Fatalf("%s: failover succeeded=%v to %s\n%s", r.App, r.Succeeded, r.NewMaster, r)
 		}
 	}
-	took := func(r *failover.Report) time.Duration { return r.Finished.Sub(r.Started) }
-	detect := func(r *failover.Report, kill time.Time) time.Duration { return r.Detection.Confirmed.Sub(kill) }
-	t.Logf("appa: confirmed dead %s after the kill, failover %s (its stop hook sleeps 5 s)", detect(ra, killA).Round(time.Millisecond), took(ra).Round(time.Millisecond))
+	took := func(r *failover.Report) time.Duration { return r.Finished.Sub(r.Started).Round(time.Millisecond) }
+	detect := func(r *failover.Report, kill time.Time) time.Duration {
+		return r.Detection.Confirmed.Sub(kill).Round(time.Millisecond)
+	}
+	t.Logf("appa: confirmed dead %s after the kill, failover %s (its stop hook sleeps 5 s)", detect(ra, killA), took(ra))
 	t.Logf("appb: confirmed dead %s after the kill (%s after its first failed check), failover %s",
-		detect(rb, killB).Round(time.Millisecond), rb.Detection.Confirmed.Sub(rb.Detection.FirstFailure).Round(time.Millisecond), took(rb).Round(time.Millisecond))
+		detect(rb, killB), rb.Detection.Confirmed.Sub(rb.Detection.FirstFailure).Round(time.Millisecond), took(rb))
 	if took(ra) < 5*time.Second {
 		t.Fatalf("appa's failover took %s: its slow hook did not run, the test proves nothing\n%s", took(ra), ra)
 	}
@@ -278,24 +312,27 @@ func TestTwoClustersSandbox(t *testing.T) {
 	}
 	a.verify("host2", "host1")
 	b.verify("host2", "host1")
-	waitUntil(t, "both watch their new master", 30*time.Second, func() bool { return pingOK(a, "host2")() && pingOK(b, "host2")() }, logs)
-	if !strings.Contains(out.String(), "[appb] ") || !strings.Contains(out.String(), "Master failover to") {
-		t.Errorf("appb's console lines are not in the shared output, prefixed:\n%s", out.String())
+	p.waitFor("both watch their new master", func() bool { return pingOK(a, "host2")() && pingOK(b, "host2")() })
+	if line := lineOf(p.out.String(), "Master failover to"); !strings.HasPrefix(line, "[appb] ") || strings.Contains(p.out.String(), "[appa] ") {
+		t.Errorf("the shared output should hold appb's lines, prefixed, and none of appa's (it has a manager_log):\n%s", p.out)
 	}
 	if data, _ := os.ReadFile(filepath.Join(a.workdir(), "app1.log")); !strings.Contains(string(data), "Master failover to") {
 		t.Errorf("appa's manager_log lacks its failover:\n%s", data)
 	}
+}
 
-	// A removed file stops its cluster; its status file goes.
-	if err := s.Reload([]string{a.file}); err != nil {
+// removal: a file no longer listed stops its cluster; its status file goes.
+func (p *pair) removal() {
+	t, a, b := p.t, p.a, p.b
+	if err := p.reload(a.file); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, "appb stopped", 30*time.Second, func() bool {
+	p.waitFor("appb stopped", func() bool {
 		_, err := os.Stat(manager.StatusFilePath(b.workdir(), "appb"))
 		return os.IsNotExist(err) && b.status().Code == manager.StatusNotRunning
-	}, logs)
-	if !pingOK(a, "host2")() || runs.of("appa") != 2 {
-		t.Errorf("appa was touched by appb's removal: %s, %d runs", a.status().Code, runs.of("appa"))
+	})
+	if !pingOK(a, "host2")() || p.runs.of("appa") != 2 {
+		t.Errorf("appa was touched by appb's removal: %s, %d runs", a.status().Code, p.runs.of("appa"))
 	}
 }
 
