@@ -10,7 +10,9 @@ import "context"
 // the returned lead context:
 //
 //   - Lead blocks until this process leads app, then returns a context
-//     that ends when it no longer does (a lost lease, for instance). It
+//     that ends when it no longer does (a lost lease, for instance). lead
+//     must be ctx or derived from it: ctx ends when the unit is stopped,
+//     restarted or the process exits, and the manager must see that. Lead
 //     returns an error when ctx ends first (ctx.Err()) or when leadership
 //     cannot be asked for; the unit reports the error in one line and
 //     asks again after Options.Retry.
@@ -22,8 +24,11 @@ import "context"
 //   - The unit calls release exactly once per successful Lead, after the
 //     manager has returned, whether it stopped because lead ended, because
 //     the unit was stopped or restarted, or with an error. release gives
-//     the leadership up if it is still held. Then, unless the unit is
-//     being stopped, it calls Lead again.
+//     the leadership up if it is still held. After a lost leadership the
+//     unit calls Lead again at once; after an error, once it has waited
+//     (Options.Retry, or an operator after a failed failover).
+//   - While a unit waits in Lead it runs nothing: no status file, no
+//     presence lock (check status on that host says NOT_RUNNING).
 //
 // Lead is called from one goroutine per unit, for different apps at the
 // same time: it must be safe for concurrent use.
