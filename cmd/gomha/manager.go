@@ -2,6 +2,7 @@ package main
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -164,28 +165,45 @@ func (m *managerFlags) register(cmd *cobra.Command, mha bool) {
 	}
 }
 
-func newManagerCmd(eng engine) *cobra.Command {
-	var cf confFlags
+func newManagerCmd(env cliEnv) *cobra.Command {
+	var src clusterFiles
 	var m managerFlags
 	cmd := &cobra.Command{
-		Use:   "manager --conf FILE",
+		Use:   "manager --conf FILE | --conf-dir DIR",
 		Short: "Watch the master and fail over when it dies; then keep watching the new topology",
 		Long: `Checks the cluster as check repl does, then checks the master every
 ping_interval (ping_type CONNECT, SELECT or INSERT). A failed check makes the
 master suspect; it is dead only when the replicas agree (and
 secondary_check_script, when set). Then it fails over, writes the report in
 manager_workdir, and goes on watching the new master. SIGTERM/SIGINT stop it
-cleanly (never in the middle of a failover).`,
+cleanly (never in the middle of a failover).
+
+With --conf-dir DIR (every *.cnf of DIR but masterha_default.cnf, which is
+the global file of the others) or several --conf, one process watches many
+clusters, each with its own monitor, log (manager_log, else standard output
+with lines prefixed by "[app] "), status file and failovers. SIGHUP reads the
+files again: a new file starts its cluster, a removed one stops it, a changed
+one restarts it alone; a broken file is one line on standard error and
+changes nothing. gomha stop --conf F stops that cluster alone.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := loadConfig(cmd, cf.conf, cf.global)
-			if err != nil {
-				return err
+			if len(src.confs) == 1 && src.dir == "" {
+				cfg, err := loadConfig(cmd, src.confs[0], src.global)
+				if err != nil {
+					return err
+				}
+				return m.run(cmd, env.eng, cfg, false)
 			}
-			return m.run(cmd, eng, cfg, false)
+			if len(src.confs) == 0 && src.dir == "" {
+				return withCode(1, errors.New(`required flag(s) "conf" not set: give --conf FILE (repeat it for several clusters) or --conf-dir DIR`))
+			}
+			return m.runMany(cmd, env, src)
 		},
 	}
-	cf.register(cmd)
+	fl := cmd.Flags()
+	fl.StringArrayVar(&src.confs, "conf", nil, "application configuration `file` (MHA format, e.g. app1.cnf); repeat it to watch several clusters")
+	fl.StringVar(&src.dir, "conf-dir", "", "watch the cluster of every *.cnf in `directory` but masterha_default.cnf (its global file); SIGHUP reads it again")
+	fl.StringVar(&src.global, "global-conf", "", "global configuration `file` (default DIR/masterha_default.cnf with --conf-dir, else /etc/masterha_default.cnf, when it exists)")
 	m.register(cmd, false)
 	return cmd
 }

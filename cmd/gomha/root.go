@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -23,6 +24,10 @@ type cliEnv struct {
 	// configuration directory) are where masterha_check_status and
 	// masterha_stop look for applications with --all and --app.
 	serviceDir, mhaConfDir string
+	// hangups gives the SIGHUPs that make gomha manager read its
+	// configuration files again, and a func to stop them (default: the
+	// process's own).
+	hangups func() (<-chan os.Signal, func())
 }
 
 func defaultEnv() cliEnv {
@@ -43,7 +48,7 @@ Shell completion: gomha completion bash|zsh|fish|powershell.`,
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(newCheckCmd(env), newSandboxCmd(), newFailoverCmd(env.eng), newManagerCmd(env.eng), newShowCmd(),
+	root.AddCommand(newCheckCmd(env), newSandboxCmd(), newFailoverCmd(env.eng), newManagerCmd(env), newShowCmd(),
 		newConfHostCmd(false), newStopCmd("stop --conf FILE", false, env), newSwitchCmd(env.eng))
 	for _, c := range newMHACmds(env) {
 		root.AddCommand(c)

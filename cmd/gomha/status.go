@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/gomha/gomha/manager"
+	"github.com/gomha/gomha/supervisor"
 )
 
 // statusFlags are masterha_check_status's and masterha_stop's options
@@ -220,7 +221,7 @@ func newStopCmd(use string, mha bool, env cliEnv) *cobra.Command {
 			for _, t := range ts {
 				t, st, err := sf.read(cmd.Context(), t)
 				if err == nil {
-					err = stopManager(cmd.OutOrStdout(), t.app, st, abort, time.Duration(abortTimeout)*time.Second)
+					err = stopManager(cmd.OutOrStdout(), t, st, abort, time.Duration(abortTimeout)*time.Second)
 				}
 				errs = append(errs, err)
 			}
@@ -248,13 +249,21 @@ func newStopCmd(use string, mha bool, env cliEnv) *cobra.Command {
 	return cmd
 }
 
-func stopManager(w io.Writer, app string, st manager.StatusInfo, abort bool, timeout time.Duration) error {
+func stopManager(w io.Writer, t target, st manager.StatusInfo, abort bool, timeout time.Duration) error {
+	app := t.app
 	if st.PID == 0 || st.Code == manager.StatusNotRunning {
 		fmt.Fprintf(w, "%s is not running.\n", app)
 		return nil
 	}
 	if st.Code == manager.StatusFailoverRunning && !abort {
 		return withCode(1, fmt.Errorf("%s (pid %d) is failing over: refusing to stop it (use --abort)", app, st.PID))
+	}
+	if supervisor.Supervised(t.dir, app, st.PID) {
+		if st.Code != manager.StatusFailoverRunning {
+			return stopUnit(w, t, st, timeout)
+		}
+		// A failover cannot be cut out of the process that runs it.
+		fmt.Fprintf(w, "%s runs in a manager of several clusters (pid %d): --abort during its failover stops the whole process.\n", app, st.PID)
 	}
 	if err := syscall.Kill(st.PID, syscall.SIGTERM); err != nil && !errors.Is(err, syscall.ESRCH) {
 		return withCode(1, fmt.Errorf("stop %s (pid %d): %w", app, st.PID, err))
@@ -273,4 +282,26 @@ func stopManager(w io.Writer, app string, st manager.StatusInfo, abort bool, tim
 		return nil
 	}
 	return withCode(1, fmt.Errorf("%s (pid %d) did not stop within %s", app, st.PID, timeout))
+}
+
+// stopUnit stops one cluster of a manager that watches several: the unit
+// sees the stop request, stops its monitor cleanly and removes its status
+// file; the process and its other clusters go on.
+func stopUnit(w io.Writer, t target, st manager.StatusInfo, timeout time.Duration) error {
+	if err := supervisor.RequestStop(t.dir, t.app); err != nil {
+		return withCode(1, err)
+	}
+	deadline := time.Now().Add(timeout)
+	for {
+		now, err := manager.ReadStatus(t.dir, t.app, 0)
+		if err == nil && now.Code == manager.StatusNotRunning {
+			fmt.Fprintf(w, "Stopped %s successfully. Its manager (pid %d) goes on watching its other clusters; SIGHUP starts %s again.\n", t.app, st.PID, t.app)
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return withCode(1, fmt.Errorf("%s (pid %d, a manager of several clusters) did not stop within %s; it will once it sees %s",
+				t.app, st.PID, timeout, supervisor.StopRequestPath(t.dir, t.app)))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }

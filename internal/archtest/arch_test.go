@@ -20,8 +20,10 @@ var allowed = map[string][]string{
 	"coord":    {"node", "topology"},
 	"sshpool":  {"node", "topology"},
 	"manager":  {"manager", "coord", "failover", "binlog", "node", "topology", "sshpool"},
-	"cmd":      {"manager", "coord", "failover", "binlog", "node", "topology", "sandbox", "sshpool"},
-	"internal": {"manager", "coord", "failover", "binlog", "node", "topology", "sandbox", "sshpool"},
+	// supervisor runs many managers in one process: one unit per cluster.
+	"supervisor": {"manager", "coord", "failover", "node", "topology", "sshpool"},
+	"cmd":        {"supervisor", "manager", "coord", "failover", "binlog", "node", "topology", "sandbox", "sshpool"},
+	"internal":   {"supervisor", "manager", "coord", "failover", "binlog", "node", "topology", "sandbox", "sshpool"},
 }
 
 type pkg struct {
