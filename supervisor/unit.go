@@ -335,7 +335,7 @@ func (u *unit) settle(cfg *config.Config, o outcome) event {
 		return evReconfigured
 	case o.why == evStopRequest:
 		return u.stopped(cfg)
-	case o.leadLost && o.err == nil:
+	case o.leadLost && (o.err == nil || errors.Is(o.err, manager.ErrDeposed)):
 		u.note("info", "leadership lost; asking for it again")
 		return evRetry
 	case o.failover || errors.Is(o.err, manager.ErrInterrupted):

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -92,6 +93,20 @@ func (m *managerFlags) runMany(cmd *cobra.Command, env cliEnv, src clusterFiles)
 		return withCode(1, err)
 	}
 	ctx := cmd.Context()
+	run, gate := env.eng.RunManager, supervisor.Gate(supervisor.LocalGate{})
+	if m.etcd.set() {
+		m.etcd.sourceAddr = &m.localAddr
+		c, err := m.etcd.open(slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil)))
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		gate = c
+		run = func(ctx context.Context, cfg *config.Config, opts manager.ManagerOptions) error {
+			opts.Coord = c.Cluster(cfg.App)
+			return env.eng.RunManager(ctx, cfg, opts)
+		}
+	}
 	sup := supervisor.New(ctx, supervisor.Options{
 		Manager: manager.ManagerOptions{
 			IgnoreLastFailover: m.ignoreLast, LastFailoverMinute: m.lastMinute, SkipSalvage: m.skipSalvage,
@@ -99,7 +114,7 @@ func (m *managerFlags) runMany(cmd *cobra.Command, env cliEnv, src clusterFiles)
 			IgnoreFailOnStart: m.ignoreFailOnStart, AcceptNewHostKeys: m.acceptNew, SkipSSHCheck: m.skipSSH,
 			LocalAddr: m.localAddr, HookTimeout: m.hookTimeout, SecondsBehind: m.sbm,
 		},
-		Run: env.eng.RunManager,
+		Run: run, Gate: gate,
 		Load: func(ctx context.Context, file string) (*config.Config, error) {
 			cfg, err := loadConfigQuiet(ctx, file, src.globalFile())
 			if err == nil && m.workdir != "" {
