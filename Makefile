@@ -8,9 +8,10 @@ VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo de
 LDFLAGS   := -X main.version=$(VERSION)
 MHA_NAMES := masterha_check_repl masterha_check_ssh masterha_check_status masterha_manager masterha_master_switch masterha_stop masterha_conf_host
 DEMO_DIR  ?= /tmp/gomha-demo
+DEMO_HA_DIR ?= /tmp/gomha-demo-ha
 TESTFLAGS ?= -count=1 -timeout 25m
 
-.PHONY: all build install test unit lint demo demo-down bench setup clean
+.PHONY: all build install test unit lint demo demo-down demo-ha demo-ha-down bench setup clean
 
 all: build
 
@@ -45,6 +46,11 @@ lint:
 demo: setup build
 	./scripts/demo.sh $(DEMO_DIR)
 
+# Two managers on a 3-member etcd (127.0.8.x, apart from demo and the
+# tests): the leader killed, the other taking over, then failing over.
+demo-ha: setup build
+	./scripts/demo-ha.sh $(DEMO_HA_DIR)
+
 # Figures, not pass/fail: binlog parsing and extraction throughput (Go
 # benchmarks), failover scenarios repeated on real 3-host sandboxes, one
 # 1 GiB transaction salvaged by the gomha binary (time and its peak RSS),
@@ -59,6 +65,11 @@ bench: setup build
 demo-down: build
 	-$(BIN)/gomha stop --conf $(DEMO_DIR)/app1.cnf
 	$(BIN)/gomha sandbox down --dir $(DEMO_DIR)
+
+# Stops the managers demo-ha started (by the pids it recorded), then its
+# sandbox and its etcd; their data stay until the next demo-ha.
+demo-ha-down: build
+	./scripts/demo-ha.sh --down $(DEMO_HA_DIR)
 
 clean:
 	rm -rf $(BIN)

@@ -5,16 +5,15 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"time"
 
+	"github.com/gomha/gomha/internal/demokit"
 	"github.com/gomha/gomha/manager"
 	"github.com/gomha/gomha/manager/config"
 	"github.com/gomha/gomha/node"
@@ -32,27 +31,16 @@ func main() {
 	}
 }
 
-func step(format string, args ...any) {
-	fmt.Printf("\n\033[1m== %s\033[0m\n", fmt.Sprintf(format, args...))
-}
-
-func gomha(bin string, args ...string) error {
-	fmt.Printf("$ %s %s\n", filepath.Base(bin), strings.Join(args, " "))
-	cmd := exec.Command(bin, args...)
-	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
-	return cmd.Run()
-}
-
 func run(dir, bin string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	if _, err := os.Stat(filepath.Join(dir, "sandbox.json")); err == nil {
-		step("stopping the previous demo (manager and sandbox) in %s", dir)
-		_ = gomha(bin, "stop", "--conf", filepath.Join(dir, "app1.cnf"))
-		_ = gomha(bin, "sandbox", "down", "--dir", dir, "--remove")
+		demokit.Step("stopping the previous demo (manager and sandbox) in %s", dir)
+		_ = demokit.Gomha(bin, "stop", "--conf", filepath.Join(dir, "app1.cnf"))
+		_ = demokit.Gomha(bin, "sandbox", "down", "--dir", dir, "--remove")
 	}
-	step("deploy a 3-host MariaDB cluster: each host its own 127.0.0.x with mariadbd + sshd")
-	if err := gomha(bin, "sandbox", "up", "--hosts", "3", "--dir", dir); err != nil {
+	demokit.Step("deploy a 3-host MariaDB cluster: each host its own 127.0.0.x with mariadbd + sshd")
+	if err := demokit.Gomha(bin, "sandbox", "up", "--hosts", "3", "--dir", dir); err != nil {
 		return err
 	}
 	c, err := sandbox.Open(dir)
@@ -60,14 +48,14 @@ func run(dir, bin string) error {
 		return err
 	}
 	conf := c.ConfPath
-	step("check SSH and replication, as MHA's masterha_check_ssh / masterha_check_repl")
-	if err := gomha(filepath.Join(filepath.Dir(bin), "masterha_check_ssh"), "--conf="+conf); err != nil {
+	demokit.Step("check SSH and replication, as MHA's masterha_check_ssh / masterha_check_repl")
+	if err := demokit.Gomha(filepath.Join(filepath.Dir(bin), "masterha_check_ssh"), "--conf="+conf); err != nil {
 		return err
 	}
-	if err := gomha(filepath.Join(filepath.Dir(bin), "masterha_check_repl"), "--conf="+conf); err != nil {
+	if err := demokit.Gomha(filepath.Join(filepath.Dir(bin), "masterha_check_repl"), "--conf="+conf); err != nil {
 		return err
 	}
-	step("start the manager (gomha manager), watching the master every second")
+	demokit.Step("start the manager (gomha manager), watching the master every second")
 	cfg, err := config.Load(ctx, conf, config.Options{NoGlobal: true})
 	if err != nil {
 		return err
@@ -85,12 +73,12 @@ func run(dir, bin string) error {
 			_ = mgr.Wait()
 		}
 	}()
-	if err := waitStatus(ctx, cfg, manager.StatusPingOK); err != nil {
+	if err := demokit.WaitStatus(ctx, cfg.ManagerWorkdir, cfg.App, manager.StatusPingOK); err != nil {
 		return err
 	}
-	_ = gomha(bin, "check", "status", "--conf", conf)
+	_ = demokit.Gomha(bin, "check", "status", "--conf", conf)
 
-	step("a writer commits numbered rows to the master")
+	demokit.Step("a writer commits numbered rows to the master")
 	w, err := sandbox.StartWriter(ctx, c, sandbox.WriterOptions{})
 	if err != nil {
 		return err
@@ -100,12 +88,12 @@ func run(dir, bin string) error {
 	}
 	fmt.Printf("%d rows committed on %s\n", w.Acked(), c.Master().Addr)
 
-	step("kill -9 the master's mariadbd (%s)", c.Master().Addr)
+	demokit.Step("kill -9 the master's mariadbd (%s)", c.Master().Addr)
 	killed := time.Now()
-	if err := c.KillMysqld(ctx, "host1"); err != nil {
+	if err := c.KillMysqld(ctx, c.Master().Name); err != nil {
 		return err
 	}
-	report, err := waitReport(ctx, cfg, killed)
+	report, err := demokit.WaitReport(ctx, cfg.ManagerWorkdir, cfg.App, killed)
 	if err != nil {
 		return err
 	}
@@ -113,81 +101,21 @@ func run(dir, bin string) error {
 		return fmt.Errorf("writer did not resume on the new master: %w", err)
 	}
 	wr := w.Stop()
-	step("the failover report (%s)", report)
-	data, err := os.ReadFile(report)
+	demokit.Step("the failover report (%s)", report)
+	if err := demokit.PrintFile(report); err != nil {
+		return err
+	}
+
+	demokit.Step("the new topology (gomha show)")
+	_ = demokit.Gomha(bin, "show", "--conf", conf)
+
+	demokit.Step("every acknowledged write is on every surviving server")
+	newMaster, err := demokit.VerifySurvivors(ctx, c, wr, c.Master().Name)
 	if err != nil {
 		return err
-	}
-	fmt.Print(string(data))
-
-	step("the new topology (gomha show)")
-	_ = gomha(bin, "show", "--conf", conf)
-
-	step("every acknowledged write is on every surviving server")
-	fmt.Printf("writer: %d commits acknowledged, %d of them on the old master; write downtime seen by the writer: %s\n",
-		len(wr.Acked), wr.ByHost[c.Master().Addr], wr.Downtime.Round(time.Millisecond))
-	newMaster, err := c.CurrentMaster(ctx)
-	if err != nil {
-		return err
-	}
-	if err := c.VerifyReplicas(ctx, newMaster, "host1"); err != nil {
-		return err
-	}
-	for _, h := range c.Hosts[1:] {
-		n, err := countRows(ctx, c, h.Name, wr.Table)
-		if err != nil {
-			return err
-		}
-		if err := c.VerifyAcked(ctx, h.Name, wr.Table, wr.Acked); err != nil {
-			return err
-		}
-		fmt.Printf("%s (%s): %d rows, all %d acknowledged ids present\n", h.Name, h.Addr, n, len(wr.Acked))
 	}
 	ok = true
 	fmt.Printf("\nThe sandbox keeps running (the manager now watches %s). Try:\n  %s show --conf %s\n  %s sandbox status --dir %s\n  make demo-down\n",
 		newMaster, bin, conf, bin, dir)
 	return nil
-}
-
-func waitStatus(ctx context.Context, cfg *config.Config, code manager.StatusCode) error {
-	for {
-		st, err := manager.ReadStatus(cfg.ManagerWorkdir, cfg.App, 0)
-		if err == nil && st.Code == code {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("manager did not reach %s: %v", code, err)
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
-}
-
-// waitReport waits for the failover report the manager writes.
-func waitReport(ctx context.Context, cfg *config.Config, after time.Time) (string, error) {
-	for {
-		files, _ := filepath.Glob(filepath.Join(cfg.ManagerWorkdir, cfg.App+".failover.*.txt"))
-		for _, f := range files {
-			if fi, err := os.Stat(f); err == nil && fi.ModTime().After(after) {
-				time.Sleep(100 * time.Millisecond)
-				return f, nil
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return "", errors.New("no failover report within the time limit")
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
-}
-
-func countRows(ctx context.Context, c *sandbox.Cluster, host, table string) (int, error) {
-	db, err := c.DB(ctx, host)
-	if err != nil {
-		return 0, err
-	}
-	defer db.Close()
-	var n int
-	err = db.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+table).Scan(&n)
-	return n, err
 }
