@@ -2,7 +2,12 @@ package manager
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
+	"os"
 	"time"
+
+	"github.com/gomha/gomha/manager/config"
 
 	"github.com/gomha/gomha/coord"
 	"github.com/gomha/gomha/topology"
@@ -28,6 +33,9 @@ type Coordination interface {
 	Publish(ctx context.Context, name string, data []byte) error
 	// Published reads what was published under name (nil: nothing).
 	Published(ctx context.Context, name string) ([]byte, error)
+	// PublishedUnder reads everything published under prefix/, by the
+	// rest of its name.
+	PublishedUnder(ctx context.Context, prefix string) (map[string][]byte, error)
 }
 
 // publishTimeout bounds one Publish: state for readers is never worth
@@ -54,4 +62,51 @@ func SharedInterruptedDead(ctx context.Context, c Coordination) (topology.Key, e
 		return topology.Key{}, err
 	}
 	return topology.ParseKey(entries[0].Server)
+}
+
+// replacedMaster is published under replaced/<host:port> once a failover
+// replaced that master: every manager that leads later leaves it out of
+// the cluster it watches, as the one that failed over does. Deleting the
+// key (etcdctl del) gives the server back to the managers once it has
+// been rebuilt.
+type replacedMaster struct {
+	By        string    `json:"by"` // the manager: "pid 4242 on host mgr1"
+	NewMaster string    `json:"new_master"`
+	At        time.Time `json:"at"`
+}
+
+// publishReplaced records that a failover replaced dead by newMaster.
+func publishReplaced(c Coordination, dead topology.Key, newMaster string) error {
+	host, _ := os.Hostname()
+	data, err := json.Marshal(replacedMaster{By: fmt.Sprintf("pid %d on host %s", os.Getpid(), host), NewMaster: newMaster, At: time.Now().UTC()})
+	if err != nil {
+		return err
+	}
+	return publish(c, "replaced/"+dead.String(), data)
+}
+
+// withoutReplaced leaves out of cfg the old masters a failover of any
+// manager replaced (published in the coordination).
+func withoutReplaced(ctx context.Context, c Coordination, cfg *config.Config, con *Console) (*config.Config, error) {
+	rctx, cancel := context.WithTimeout(ctx, publishTimeout)
+	defer cancel()
+	all, err := c.PublishedUnder(rctx, "replaced")
+	if err != nil {
+		return cfg, err
+	}
+	for key, data := range all {
+		k, err := topology.ParseKey(key)
+		if err != nil {
+			continue
+		}
+		if _, ok := serverByKey(cfg, k.String()); !ok {
+			continue
+		}
+		var r replacedMaster
+		_ = json.Unmarshal(data, &r)
+		con.Infof("Leaving out %s: a failover by %s replaced it with %s at %s (published in etcd; delete replaced/%s there to give it back).",
+			k, r.By, r.NewMaster, r.At.Local().Format(time.DateTime), k)
+		cfg = withoutServer(cfg, k)
+	}
+	return cfg, nil
 }

@@ -168,6 +168,16 @@ func TestEtcdLeaderKilledSandbox(t *testing.T) {
 		t.Fatalf("failover after the takeover: %+v", rep)
 	}
 	h.verify(addrOf(rep.NewMaster), "host1")
+
+	// A third manager takes over from b after the failover: it leaves out
+	// the old master b replaced (its configuration still lists it).
+	c := h.startManager("c", "")
+	h.waitFor("manager c to campaign", 15*time.Second, func() bool { return len(h.snapshot().Managers) == 2 })
+	b.p.kill()
+	h.waitFor("manager c to lead and watch the new master", 30*time.Second, func() bool { return h.leadsAndWatches(c) })
+	if !c.logHas("Leaving out " + h.key("host1").String()) {
+		t.Errorf("manager c does not say it leaves out the replaced master")
+	}
 }
 
 // TestEtcdLeaderKilledMidFailoverSandbox: the leading manager is killed

@@ -101,6 +101,9 @@ func RunManager(ctx context.Context, cfg *config.Config, opts ManagerOptions) er
 		if cfg, err = finishPredecessors(ctx, cfg, opts, status); err != nil {
 			return err
 		}
+		if cfg, err = withoutReplaced(ctx, opts.Coord, cfg, opts.Console); err != nil {
+			return err
+		}
 	}
 	dctx, stopDeposers := context.WithCancel(ctx)
 	var deposers sync.WaitGroup
@@ -155,6 +158,11 @@ func RunManager(ctx context.Context, cfg *config.Config, opts ManagerOptions) er
 				con.Infof("Removed [%s] (the dead master) from %s", master.Name, cfg.File)
 			}
 		}
+		if ferr == nil || ExitCode(ferr) == ExitFailoverPartial {
+			if err := publishReplaced(opts.Coord, v.Master, rep.NewMaster); err != nil {
+				con.Warnf("could not publish in etcd that %s was replaced: %v", v.Master, err)
+			}
+		}
 		if opts.Once || (ferr != nil && ExitCode(ferr) != ExitFailoverPartial) {
 			return ferr
 		}
@@ -202,6 +210,9 @@ func finishPredecessors(ctx context.Context, cfg *config.Config, opts ManagerOpt
 	}
 	if ferr != nil && ExitCode(ferr) != ExitFailoverPartial {
 		return cfg, ferr
+	}
+	if err := publishReplaced(opts.Coord, dead, rep.NewMaster); err != nil {
+		con.Warnf("could not publish in etcd that %s was replaced: %v", dead, err)
 	}
 	return withoutServer(cfg, dead), nil
 }

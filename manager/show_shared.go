@@ -72,3 +72,22 @@ func (v *SharedView) text() string {
 	}
 	return b.String()
 }
+
+// SetShared adds what the managers share in etcd. A manager that runs
+// here says so itself; otherwise the leader's own status and view (from
+// any host) replace "not running".
+func (sh *Show) SetShared(v SharedView) {
+	sh.Shared = &v
+	if !strings.HasPrefix(sh.Manager, "not running") {
+		return
+	}
+	switch {
+	case v.Leader == "":
+		sh.Manager = "none leads in etcd"
+	default:
+		sh.Manager = "leader " + v.Leader + " (from etcd)"
+		if v.View != "" {
+			sh.View, sh.ViewReason = v.View, v.Reason
+		}
+	}
+}

@@ -40,7 +40,7 @@ last failover. Exit 0 when the cluster is healthy, 2 when it is not.`,
 				if err != nil {
 					return withCode(1, err)
 				}
-				sh.Shared = &v
+				sh.SetShared(v)
 			}
 			if output == "json" {
 				err = writeJSON(cmd.OutOrStdout(), sh)

@@ -136,6 +136,22 @@ func (cl *Cluster) Published(ctx context.Context, name string) ([]byte, error) {
 	return resp.Kvs[0].Value, nil
 }
 
+// PublishedUnder reads every state/<prefix>/<name>, by name.
+func (cl *Cluster) PublishedUnder(ctx context.Context, prefix string) (map[string][]byte, error) {
+	gctx, cancel := context.WithTimeout(ctx, callTimeout)
+	defer cancel()
+	base := cl.c.key(cl.app, "state", prefix) + "/"
+	resp, err := cl.c.cli.Get(gctx, base, clientv3.WithPrefix())
+	if err != nil {
+		return nil, fmt.Errorf("%s: read %s from etcd: %w", cl.app, prefix, err)
+	}
+	out := make(map[string][]byte, len(resp.Kvs))
+	for _, kv := range resp.Kvs {
+		out[strings.TrimPrefix(string(kv.Key), base)] = kv.Value
+	}
+	return out, nil
+}
+
 func (c *Coordinator) journal(ctx context.Context, app string) ([]coord.Entry, error) {
 	gctx, cancel := context.WithTimeout(ctx, callTimeout)
 	defer cancel()
