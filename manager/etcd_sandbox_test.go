@@ -38,7 +38,8 @@ type ha struct {
 
 func newHA(t *testing.T, s *scenario) *ha {
 	t.Helper()
-	e := etcdsandbox.UpT(t, etcdsandbox.Options{Dir: t.TempDir()})
+	// Members of their own, so that another package's etcd tests never share them.
+	e := etcdsandbox.UpT(t, etcdsandbox.Options{Dir: t.TempDir(), Addrs: []string{"127.0.3.1", "127.0.3.2", "127.0.3.3"}})
 	r, err := etcdcoord.New(etcdcoord.Options{Endpoints: e.Endpoints(), TTL: haTTL})
 	if err != nil {
 		t.Fatal(err)
@@ -227,7 +228,7 @@ func TestEtcdLeaderKilledMidFailoverSandbox(t *testing.T) {
 // the master killed afterwards.
 func TestEtcdLeaderCutOffSandbox(t *testing.T) {
 	h := newHA(t, newScenario(t, true, ""))
-	const srcA, srcB = "127.0.2.21", "127.0.2.22"
+	const srcA, srcB = "127.0.3.21", "127.0.3.22"
 	a := h.startManager("a", srcA)
 	h.waitFor("manager a to lead and watch", 30*time.Second, func() bool { return h.leadsAndWatches(a) })
 	b := h.startManager("b", srcB)

@@ -84,7 +84,7 @@ func TestTwoSupervisorsEtcdSandbox(t *testing.T) {
 	dir := t.TempDir()
 	noEdit := func(s string) string { return s }
 	a, b := upWatched(t, dir, "appa", 30, noEdit), upWatched(t, dir, "appb", 40, noEdit)
-	e := etcdsandbox.UpT(t, etcdsandbox.Options{Dir: t.TempDir()})
+	e := etcdsandbox.UpT(t, etcdsandbox.Options{Dir: t.TempDir(), Addrs: []string{"127.0.3.11", "127.0.3.12", "127.0.3.13"}})
 	r, err := etcdcoord.New(etcdcoord.Options{Endpoints: e.Endpoints()})
 	if err != nil {
 		t.Fatal(err)
