@@ -100,14 +100,24 @@ func TestDeposedMasterStaysDeposedSandbox(t *testing.T) {
 	if writable > 1500*time.Millisecond {
 		t.Errorf("the old master stayed writable %s after it came back, more than one ping_interval (1 s)", writable)
 	}
-	sh := manager.BuildShow(context.Background(), s.cfg, time.Second)
-	deposed := false
-	for _, srv := range sh.Servers {
-		if srv.Key == s.key("host1").String() && srv.Role == "deposed" {
-			deposed = true
+	// The manager records what it did just after doing it: read show until
+	// it says so (bounded).
+	var sh *manager.Show
+	shown := func() bool {
+		sh = manager.BuildShow(context.Background(), s.cfg, time.Second)
+		deposed := false
+		for _, srv := range sh.Servers {
+			if srv.Key == s.key("host1").String() && srv.Role == "deposed" {
+				deposed = true
+			}
 		}
+		return deposed && len(sh.Deposed) == 1 && strings.HasPrefix(sh.Deposed[0].State, "fenced")
 	}
-	if !deposed || len(sh.Deposed) != 1 || !strings.HasPrefix(sh.Deposed[0].State, "fenced") {
+	deadline := time.Now().Add(5 * time.Second)
+	for !shown() && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	if !shown() {
 		t.Errorf("show does not present host1 as a fenced deposed master: %+v\n%s", sh.Deposed, sh.Text())
 	}
 	s.verify("host2", "host1")
