@@ -52,6 +52,10 @@ func (o Options) withDefaults() (Options, error) {
 			return o, fmt.Errorf("etcd: empty endpoint in %q", strings.Join(o.Endpoints, ","))
 		}
 	}
+	if o.Username != "" && o.Password == "" {
+		// The etcd client would silently not log in at all.
+		return o, fmt.Errorf("etcd: user %s without a password", o.Username)
+	}
 	if o.TTL == 0 {
 		o.TTL = 6 * time.Second
 	}

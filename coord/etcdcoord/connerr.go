@@ -51,21 +51,27 @@ func noteConn(ctx context.Context, method string, req, reply any, cc *grpc.Clien
 	return err
 }
 
-// connProblem is the description of gRPC's connection error in err, e.g.
-// `latest balancer error: connection error: desc = "transport: ..."` gives
-// `transport: ...`; "" when err is no connection error.
+// connProblem is why gRPC had no connection in err, e.g. `latest
+// balancer error: connection error: desc = "transport: ..."` gives
+// `transport: ...`, and `latest balancer error: write tcp ...: broken
+// pipe` gives `write tcp ...: broken pipe`; "" when err is no connection
+// error.
 func connProblem(err error) string {
 	st, ok := status.FromError(err)
 	if !ok {
 		return ""
 	}
-	const mark = "connection error: desc = "
 	msg := st.Message()
-	i := strings.Index(msg, mark)
-	if i < 0 {
-		return ""
+	var desc string
+	for _, mark := range []string{"latest balancer error: ", "connection error: desc = "} {
+		if i := strings.Index(msg, mark); i >= 0 {
+			desc = msg[i+len(mark):]
+			break
+		}
 	}
-	desc := msg[i+len(mark):]
+	if rest, ok := strings.CutPrefix(desc, "connection error: desc = "); ok {
+		desc = rest
+	}
 	if u, err := strconv.Unquote(desc); err == nil {
 		desc = u
 	}
@@ -140,7 +146,11 @@ func tlsHint(o Options, why string) string {
 	case !usesTLS && strings.Contains(why, "server preface"):
 		return "etcd may serve TLS only: give https:// endpoints or a CA certificate"
 	case o.Cert == "" && (strings.Contains(why, "bad certificate") || strings.Contains(why, "certificate required")):
-		return "etcd requires a client certificate: none given"
+		return "etcd requires a client certificate, none given"
+	case usesTLS && o.Cert == "" && (strings.Contains(why, "broken pipe") || strings.Contains(why, "connection reset by peer")):
+		// Over TLS 1.3 the client's handshake ends before etcd checks its
+		// certificate: etcd's alert may come after the connection broke.
+		return "etcd closed the connection: it may require a client certificate, none given"
 	case strings.Contains(why, "unknown authority") && o.CACert == "":
 		return "no CA certificate given, and the system's do not trust etcd's certificate"
 	case strings.Contains(why, "unknown authority"):

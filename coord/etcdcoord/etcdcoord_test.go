@@ -167,6 +167,7 @@ func TestOptions(t *testing.T) {
 		{Options{Endpoints: []string{"a:1"}, LocalAddr: "nope"}, "not an IP"},
 		{Options{Endpoints: []string{"a:1"}, Cert: "x"}, "go together"},
 		{Options{Endpoints: []string{"a:1"}, CACert: "/nonexistent"}, "CA certificate"},
+		{Options{Endpoints: []string{"a:1"}, Username: "gomha"}, "user gomha without a password"},
 	} {
 		_, err := New(tc.o)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
