@@ -62,7 +62,11 @@ func (e *etcdFlags) open(log *slog.Logger) (*etcdcoord.Coordinator, error) {
 		if err != nil {
 			return nil, withCode(1, fmt.Errorf("--etcd-password-file: %w", err))
 		}
+		// The file's line end (echo, an editor) is not part of the password.
 		o.Password = strings.TrimRight(string(data), "\r\n")
+		if o.Password == "" {
+			return nil, withCode(1, fmt.Errorf("--etcd-password-file %s is empty", e.passwordFile))
+		}
 	}
 	c, err := etcdcoord.New(o)
 	return c, withCode(1, err)
@@ -78,9 +82,10 @@ func leadNow(ctx context.Context, c *etcdcoord.Coordinator, app string) (context
 	if err == nil {
 		return l, resign, nil
 	}
-	who := "another manager"
 	if snap, rerr := c.Read(ctx, app); rerr == nil && snap.Leader != nil {
-		who = snap.Leader.String()
+		return nil, nil, fmt.Errorf("%s: %s leads the cluster's managers in etcd: only the leader acts; stop it (gomha stop) or let it act", app, snap.Leader)
 	}
-	return nil, nil, fmt.Errorf("%s: %s leads the cluster's managers in etcd: only the leader acts; stop it (gomha stop) or let it act", app, who)
+	// Nobody leads: etcd did not let this one (not reached, no quorum,
+	// a permission denied), and Lead's error says why.
+	return nil, nil, fmt.Errorf("%s: cannot lead the cluster's managers in etcd: %w", app, err)
 }

@@ -52,6 +52,10 @@ func (o Options) withDefaults() (Options, error) {
 			return o, fmt.Errorf("etcd: empty endpoint in %q", strings.Join(o.Endpoints, ","))
 		}
 	}
+	if o.Username != "" && o.Password == "" {
+		// The etcd client would silently not log in at all.
+		return o, fmt.Errorf("etcd: user %s without a password", o.Username)
+	}
 	if o.TTL == 0 {
 		o.TTL = 6 * time.Second
 	}
@@ -87,7 +91,8 @@ func clientConfig(o Options) (clientv3.Config, error) {
 		Password:             o.Password,
 		// The library logs every retry at warn level through zap; gomha
 		// says what matters in its own words.
-		Logger: zap.NewNop(),
+		Logger:      zap.NewNop(),
+		DialOptions: []grpc.DialOption{grpc.WithChainUnaryInterceptor(noteConn)},
 	}
 	if o.LocalAddr != "" {
 		ip := net.ParseIP(o.LocalAddr)
@@ -135,14 +140,22 @@ func tlsConfig(o Options) (*tls.Config, error) {
 	return t, nil
 }
 
-// dial opens a client; it does not wait for etcd to answer.
+// dial opens a client. Without a user it does not wait for etcd to
+// answer; with one, the client logs in first (DialTimeout, 3 s).
 func dial(o Options) (*clientv3.Client, error) {
 	cfg, err := clientConfig(o)
 	if err != nil {
 		return nil, err
 	}
+	// The login's context derives from the client's: the note says why
+	// etcd was not reached, if it was not.
+	ctx, n := noting(context.Background())
+	cfg.Context = ctx
 	cli, err := clientv3.New(cfg)
 	if err != nil {
+		if o.Username != "" {
+			err = fmt.Errorf("log in as %s: %w", o.Username, advise(o, n.explain(err)))
+		}
 		return nil, fmt.Errorf("etcd %s: %w", strings.Join(o.Endpoints, ","), err)
 	}
 	return cli, nil

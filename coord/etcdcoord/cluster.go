@@ -124,9 +124,7 @@ func (cl *Cluster) Publish(ctx context.Context, name string, data []byte) error 
 
 // Published reads state/<name> (nil when nothing was published).
 func (cl *Cluster) Published(ctx context.Context, name string) ([]byte, error) {
-	gctx, cancel := context.WithTimeout(ctx, callTimeout)
-	defer cancel()
-	resp, err := cl.c.cli.Get(gctx, cl.c.key(cl.app, "state", name))
+	resp, err := cl.c.get(ctx, cl.c.key(cl.app, "state", name))
 	if err != nil {
 		return nil, fmt.Errorf("%s: read %s from etcd: %w", cl.app, name, err)
 	}
@@ -138,10 +136,8 @@ func (cl *Cluster) Published(ctx context.Context, name string) ([]byte, error) {
 
 // PublishedUnder reads every state/<prefix>/<name>, by name.
 func (cl *Cluster) PublishedUnder(ctx context.Context, prefix string) (map[string][]byte, error) {
-	gctx, cancel := context.WithTimeout(ctx, callTimeout)
-	defer cancel()
 	base := cl.c.key(cl.app, "state", prefix) + "/"
-	resp, err := cl.c.cli.Get(gctx, base, clientv3.WithPrefix())
+	resp, err := cl.c.get(ctx, base, clientv3.WithPrefix())
 	if err != nil {
 		return nil, fmt.Errorf("%s: read %s from etcd: %w", cl.app, prefix, err)
 	}
@@ -152,10 +148,22 @@ func (cl *Cluster) PublishedUnder(ctx context.Context, prefix string) (map[strin
 	return out, nil
 }
 
+// get reads key within callTimeout.
+func (c *Coordinator) get(ctx context.Context, key string, opts ...clientv3.OpOption) (*clientv3.GetResponse, error) {
+	cli, err := c.client()
+	if err != nil {
+		return nil, err
+	}
+	var resp *clientv3.GetResponse
+	err = c.call(ctx, func(ctx context.Context) (err error) {
+		resp, err = cli.Get(ctx, key, opts...)
+		return err
+	})
+	return resp, err
+}
+
 func (c *Coordinator) journal(ctx context.Context, app string) ([]coord.Entry, error) {
-	gctx, cancel := context.WithTimeout(ctx, callTimeout)
-	defer cancel()
-	resp, err := c.cli.Get(gctx, c.key(app, "journal")+"/", clientv3.WithPrefix(), clientv3.WithSort(clientv3.SortByKey, clientv3.SortAscend))
+	resp, err := c.get(ctx, c.key(app, "journal")+"/", clientv3.WithPrefix(), clientv3.WithSort(clientv3.SortByKey, clientv3.SortAscend))
 	if err != nil {
 		return nil, fmt.Errorf("%s: read the failover journal from etcd: %w", app, err)
 	}
@@ -182,9 +190,7 @@ type Snapshot struct {
 // Read returns what etcd holds of app.
 func (c *Coordinator) Read(ctx context.Context, app string) (Snapshot, error) {
 	s := Snapshot{App: app, State: map[string][]byte{}}
-	gctx, cancel := context.WithTimeout(ctx, callTimeout)
-	defer cancel()
-	resp, err := c.cli.Get(gctx, c.key(app, ""), clientv3.WithPrefix())
+	resp, err := c.get(ctx, c.key(app, ""), clientv3.WithPrefix())
 	if err != nil {
 		return s, fmt.Errorf("%s: read from etcd: %w", app, err)
 	}

@@ -31,6 +31,18 @@
 // completed step (never repeating an apply: the steps are those of
 // gomha failover --resume).
 //
+// # TLS and authentication
+//
+// Options.CACert verifies etcd's certificate (https:// endpoints without it
+// trust the system's CAs); Cert and Key are the client certificate an etcd
+// with --client-cert-auth requires. With Username and Password the client
+// logs in first: a refused password fails New, no answer does not (the
+// connection is made again when needed). The user needs readwrite on the
+// keys under the prefix and nothing else (leases need no permission).
+// A call that finds no connection says why gRPC could not make one (a TLS
+// handshake refused, a certificate not trusted) and what in the options
+// likely causes it, where the client alone would report a bare deadline.
+//
 // # Without a quorum
 //
 // With no etcd majority nothing can be written: the leader's renewals fail,

@@ -141,7 +141,7 @@ func TestLeaderStopsWithoutQuorum(t *testing.T) {
 }
 
 // Lead keeps trying while etcd does not answer, and returns only when the
-// caller gives up.
+// caller gives up, saying why etcd did not answer.
 func TestLeadWaitsForEtcd(t *testing.T) {
 	c, err := New(Options{Endpoints: []string{"127.0.2.9:2379"}, TTL: 2 * time.Second})
 	if err != nil {
@@ -151,8 +151,8 @@ func TestLeadWaitsForEtcd(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	_, _, err = c.Lead(ctx, "app1")
-	if !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("Lead without etcd: %v", err)
+	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "connect: connection refused") {
+		t.Fatalf("Lead without etcd: %v, want a deadline and why", err)
 	}
 }
 
@@ -167,6 +167,7 @@ func TestOptions(t *testing.T) {
 		{Options{Endpoints: []string{"a:1"}, LocalAddr: "nope"}, "not an IP"},
 		{Options{Endpoints: []string{"a:1"}, Cert: "x"}, "go together"},
 		{Options{Endpoints: []string{"a:1"}, CACert: "/nonexistent"}, "CA certificate"},
+		{Options{Endpoints: []string{"a:1"}, Username: "gomha"}, "user gomha without a password"},
 	} {
 		_, err := New(tc.o)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

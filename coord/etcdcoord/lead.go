@@ -27,9 +27,12 @@ func (m Manager) String() string { return fmt.Sprintf("pid %d on host %s", m.PID
 // Coordinator is one manager process's connection to etcd: it campaigns
 // for the clusters it watches and fences what it does to them.
 type Coordinator struct {
-	cli *clientv3.Client
-	o   Options
-	id  string // host-pid, unique per manager process
+	o  Options
+	id string // host-pid, unique per manager process
+
+	cliMu  sync.Mutex
+	cli    *clientv3.Client // nil until connected (see client)
+	closed bool
 
 	mu    sync.Mutex
 	sess  *session               // the lease every campaign of this process uses
@@ -39,17 +42,44 @@ type Coordinator struct {
 
 // New connects to etcd. It does not wait for etcd to answer: a cluster
 // without a reachable etcd majority is simply never led (Lead waits).
+// With a user, New logs in first (3 s at most) and fails when etcd
+// refuses the password; when etcd does not answer, the connection is made
+// again by the first call that needs it (Lead keeps trying), as it would
+// be for a manager that lost etcd later.
 func New(o Options) (*Coordinator, error) {
 	o, err := o.withDefaults()
 	if err != nil {
 		return nil, err
 	}
+	c := &Coordinator{o: o, id: fmt.Sprintf("%s-%d", o.Host, os.Getpid()),
+		leads: map[string]*leadership{}, said: map[string]string{}}
 	cli, err := dial(o)
-	if err != nil {
+	switch {
+	case err == nil:
+		c.cli = cli
+	case o.Username != "" && !isEtcdAnswer(err):
+		o.Logger.Debug("etcd: no answer to the login yet; trying again when campaigning", "error", err)
+	default:
 		return nil, err
 	}
-	return &Coordinator{cli: cli, o: o, id: fmt.Sprintf("%s-%d", o.Host, os.Getpid()),
-		leads: map[string]*leadership{}, said: map[string]string{}}, nil
+	return c, nil
+}
+
+// client is the connection to etcd, made now if New could not log in.
+func (c *Coordinator) client() (*clientv3.Client, error) {
+	c.cliMu.Lock()
+	defer c.cliMu.Unlock()
+	if c.closed {
+		return nil, errors.New("etcd: connection closed")
+	}
+	if c.cli == nil {
+		cli, err := dial(c.o)
+		if err != nil {
+			return nil, err
+		}
+		c.cli = cli
+	}
+	return c.cli, nil
 }
 
 // Close resigns every leadership and closes the connection.
@@ -69,11 +99,14 @@ func (c *Coordinator) Close() error {
 	if sess != nil {
 		sess.close()
 	}
+	c.cliMu.Lock()
+	defer c.cliMu.Unlock()
+	c.closed = true
+	if c.cli == nil {
+		return nil
+	}
 	return c.cli.Close()
 }
-
-// Client is the etcd client (for readers such as gomha show).
-func (c *Coordinator) Client() *clientv3.Client { return c.cli }
 
 // TTL is the leadership lease's time to live.
 func (c *Coordinator) TTL() time.Duration { return c.o.TTL }
@@ -93,7 +126,9 @@ func (c *Coordinator) key(app string, parts ...string) string {
 // when the leadership ends or might have ended (lease not surely renewed,
 // key gone, ctx done), and the function that resigns it. While etcd does
 // not answer, Lead keeps trying (saying so once per change of problem);
-// it returns an error only when ctx ends.
+// it returns an error only when ctx ends: ctx's error, with the last
+// problem that kept this manager from campaigning (etcd not reached over
+// TLS, a permission denied), if any.
 func (c *Coordinator) Lead(ctx context.Context, app string) (context.Context, func(), error) {
 	wait := 500 * time.Millisecond
 	for {
@@ -107,7 +142,7 @@ func (c *Coordinator) Lead(ctx context.Context, app string) (context.Context, fu
 			return l.ctx, l.release, nil
 		}
 		if ctx.Err() != nil {
-			return nil, nil, ctx.Err()
+			return nil, nil, c.gaveUp(ctx, app, err)
 		}
 		c.mu.Lock()
 		if c.said[app] != err.Error() {
@@ -117,11 +152,31 @@ func (c *Coordinator) Lead(ctx context.Context, app string) (context.Context, fu
 		c.mu.Unlock()
 		select {
 		case <-ctx.Done():
-			return nil, nil, ctx.Err()
+			return nil, nil, c.gaveUp(ctx, app, nil)
 		case <-time.After(wait):
 		}
 		wait = min(2*wait, 5*time.Second)
 	}
+}
+
+// gaveUp is Lead's error once ctx ended: ctx's error and the last problem,
+// that of the campaign ctx ended (err) unless it was only waiting (for
+// another manager's leadership, or for etcd without saying why), else the
+// last one logged.
+func (c *Coordinator) gaveUp(ctx context.Context, app string, err error) error {
+	var last string
+	var unreached *unreachableError
+	if err != nil && (errors.As(err, &unreached) || !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled)) {
+		last = err.Error()
+	} else {
+		c.mu.Lock()
+		last = c.said[app]
+		c.mu.Unlock()
+	}
+	if last == "" {
+		return ctx.Err()
+	}
+	return fmt.Errorf("%w before leading %s; last problem: %s", ctx.Err(), app, last)
 }
 
 // session is the lease this manager process campaigns with for all its
@@ -129,6 +184,7 @@ func (c *Coordinator) Lead(ctx context.Context, app string) (context.Context, fu
 // surely lives.
 type session struct {
 	c      *Coordinator
+	cli    *clientv3.Client
 	lease  clientv3.LeaseID
 	cs     *concurrency.Session
 	ctx    context.Context // ends when the lease may have expired
@@ -151,20 +207,26 @@ func (c *Coordinator) session(ctx context.Context) (*session, error) {
 	if cur != nil && cur.check() == nil {
 		return cur, nil
 	}
+	cli, err := c.client()
+	if err != nil {
+		return nil, err
+	}
 	ttl := c.o.TTL
 	sent := time.Now()
-	gctx, cancel := context.WithTimeout(ctx, callTimeout)
-	grant, err := c.cli.Grant(gctx, int64(ttl/time.Second))
-	cancel()
+	var grant *clientv3.LeaseGrantResponse
+	err = c.call(ctx, func(ctx context.Context) (err error) {
+		grant, err = cli.Grant(ctx, int64(ttl/time.Second))
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("grant a %s lease: %w", ttl, err)
 	}
 	sctx, scancel := context.WithCancelCause(context.Background())
 	rctx, rstop := context.WithCancel(context.Background())
-	s := &session{c: c, lease: grant.ID, ctx: sctx, cancel: scancel, stop: rstop}
+	s := &session{c: c, cli: cli, lease: grant.ID, ctx: sctx, cancel: scancel, stop: rstop}
 	s.renewed(sent)
 	go s.renew(rctx)
-	cs, err := concurrency.NewSession(c.cli, concurrency.WithLease(grant.ID), concurrency.WithContext(rctx))
+	cs, err := concurrency.NewSession(cli, concurrency.WithLease(grant.ID), concurrency.WithContext(rctx))
 	if err != nil {
 		s.close()
 		return nil, fmt.Errorf("open a session: %w", err)
@@ -198,7 +260,7 @@ func (s *session) renew(ctx context.Context) {
 		}
 		sent := time.Now()
 		kctx, cancel := context.WithTimeout(ctx, ttl/4)
-		_, err := s.c.cli.KeepAliveOnce(kctx, s.lease)
+		_, err := s.cli.KeepAliveOnce(kctx, s.lease)
 		cancel()
 		switch {
 		case err == nil:
@@ -296,7 +358,7 @@ func (s *session) close() {
 		if cs != nil {
 			cs.Orphan()
 		}
-		_, _ = s.c.cli.Revoke(ctx, s.lease)
+		_, _ = s.cli.Revoke(ctx, s.lease)
 		cancel()
 	})
 }
@@ -332,9 +394,10 @@ func (c *Coordinator) campaign(ctx context.Context, app string) (*leadership, er
 		return nil, err
 	}
 	me, _ := json.Marshal(Manager{Host: c.o.Host, PID: os.Getpid(), Since: time.Now().UTC()})
-	pctx, pcancel := context.WithTimeout(lctx, callTimeout)
-	_, err = c.cli.Put(pctx, c.key(app, "managers", c.id), string(me), clientv3.WithLease(sess.lease))
-	pcancel()
+	err = c.call(lctx, func(ctx context.Context) error {
+		_, err := sess.cli.Put(ctx, c.key(app, "managers", c.id), string(me), clientv3.WithLease(sess.lease))
+		return err
+	})
 	if err != nil {
 		return fail(fmt.Errorf("register this manager: %w", err))
 	}
@@ -395,9 +458,11 @@ func (l *leadership) fenced(ctx context.Context, ops ...clientv3.Op) error {
 	if err := l.check(); err != nil {
 		return err
 	}
-	tctx, cancel := context.WithTimeout(ctx, callTimeout)
-	defer cancel()
-	resp, err := l.c.cli.Txn(tctx).If(clientv3.Compare(clientv3.CreateRevision(l.key), "=", l.rev)).Then(ops...).Commit()
+	var resp *clientv3.TxnResponse
+	err := l.c.call(ctx, func(ctx context.Context) (err error) {
+		resp, err = l.sess.cli.Txn(ctx).If(clientv3.Compare(clientv3.CreateRevision(l.key), "=", l.rev)).Then(ops...).Commit()
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("etcd: %w", err)
 	}

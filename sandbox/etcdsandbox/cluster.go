@@ -111,6 +111,7 @@ func Up(ctx context.Context, opts Options) (*Cluster, error) {
 func prepare(o Options) (*Cluster, error) {
 	want := o.members()
 	var c *Cluster
+	fresh := false
 	if r, err := readRecord(o.Dir); err == nil {
 		c = fromRecord(r, o.Logger)
 		if !slices.Equal(c.Members, want) {
@@ -126,6 +127,7 @@ func prepare(o Options) (*Cluster, error) {
 		if len(ents) > 0 {
 			return nil, fmt.Errorf("etcd sandbox: %s is not empty: %w", o.Dir, ErrNotSandbox)
 		}
+		fresh = true
 		id := sandboxID(o.Dir)
 		c = &Cluster{
 			Dir: o.Dir, Members: want, Token: "gomha-etcdsandbox-" + id,
@@ -141,12 +143,17 @@ func prepare(o Options) (*Cluster, error) {
 			continue
 		}
 		for _, u := range []string{m.ClientURL, m.PeerURL} {
-			if err := free(u[len("http://"):]); err != nil {
+			if err := free(hostPort(u)); err != nil {
 				return nil, fmt.Errorf("etcd sandbox member %s: %w", m.Name, err)
 			}
 		}
 		if err := os.MkdirAll(m.Dir, 0o700); err != nil {
 			return nil, fmt.Errorf("etcd sandbox member %s: %w", m.Name, err)
+		}
+	}
+	if fresh && o.TLS {
+		if err := writeTLS(o.Dir, c.Members); err != nil {
+			return nil, err
 		}
 	}
 	return c, nil

@@ -11,5 +11,11 @@
 // the MySQL sandbox does, and Join it back. ClientConfig makes a client
 // that dials from a chosen address so that Cut applies to it alone.
 //
+// Security: with Options.TLS the members serve clients over https only,
+// with a CA, server and client certificates Up makes in Dir/tls
+// (Cluster.TLSFiles), and require a client certificate. EnableAuth turns
+// etcd's authentication on with one user limited to a key prefix; the
+// harness keeps root's password in Dir to reach its own cluster.
+//
 // Every call the harness makes to etcd has a deadline of its own.
 package etcdsandbox

@@ -87,7 +87,7 @@ func (c *Cluster) Start(ctx context.Context, i int) error {
 	if c.Running(i) {
 		return nil
 	}
-	if err := free(m.ClientURL[len("http://"):]); err != nil {
+	if err := free(hostPort(m.ClientURL)); err != nil {
 		return fmt.Errorf("start etcd member %s: %w", m.Name, err)
 	}
 	if err := c.startProcess(i); err != nil {

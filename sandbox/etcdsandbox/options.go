@@ -39,6 +39,10 @@ type Options struct {
 	ElectionTimeout   time.Duration
 	Binary            string // etcd executable; default /usr/bin/etcd, else etcd in PATH
 	Logger            *slog.Logger
+	// TLS serves clients over https only, with certificates Up makes in
+	// Dir/tls (see Cluster.TLSFiles), and requires a client certificate
+	// signed by the same CA (--client-cert-auth). Peers stay on http.
+	TLS bool
 
 	// tied members die with the process that started them (UpT sets it).
 	tied bool
@@ -110,17 +114,24 @@ func (o Options) withDefaults() (Options, error) {
 // members builds the member list: member i is "etcd<i+1>" on Addrs[i].
 func (o Options) members() []Member {
 	ms := make([]Member, len(o.Addrs))
+	scheme := "http://"
+	if o.TLS {
+		scheme = "https://"
+	}
 	for i, a := range o.Addrs {
 		name := fmt.Sprintf("etcd%d", i+1)
 		d := filepath.Join(o.Dir, name)
 		ms[i] = Member{
 			Name:      name,
 			Addr:      a,
-			ClientURL: "http://" + net.JoinHostPort(a, fmt.Sprint(o.ClientPort)),
+			ClientURL: scheme + net.JoinHostPort(a, fmt.Sprint(o.ClientPort)),
 			PeerURL:   "http://" + net.JoinHostPort(a, fmt.Sprint(o.PeerPort)),
 			Dir:       d,
 			DataDir:   filepath.Join(d, "data"),
 			LogPath:   filepath.Join(d, "etcd.log"),
+		}
+		if o.TLS {
+			memberTLS(o.Dir, &ms[i])
 		}
 	}
 	return ms
@@ -130,11 +141,24 @@ func (o Options) members() []Member {
 type Member struct {
 	Name      string `json:"name"`       // "etcd1"
 	Addr      string `json:"addr"`       // "127.0.2.1"
-	ClientURL string `json:"client_url"` // "http://127.0.2.1:2379"
+	ClientURL string `json:"client_url"` // "http://127.0.2.1:2379", https with TLS
 	PeerURL   string `json:"peer_url"`   // "http://127.0.2.1:2380"
 	Dir       string `json:"dir"`        // Dir/etcd1
 	DataDir   string `json:"data_dir"`   // Dir/etcd1/data, kept by Down, Stop and Kill
 	LogPath   string `json:"log_path"`   // Dir/etcd1/etcd.log: etcd's own log, appended to
+	// With TLS: the CA that clients' certificates must be signed by, and
+	// the member's server certificate and key (Dir/tls/etcd1.pem).
+	CAFile   string `json:"ca_file,omitempty"`
+	CertFile string `json:"cert_file,omitempty"`
+	KeyFile  string `json:"key_file,omitempty"`
+}
+
+// hostPort is the host:port of a member URL.
+func hostPort(u string) string {
+	if _, hp, ok := strings.Cut(u, "://"); ok {
+		return hp
+	}
+	return u
 }
 
 // marker is a substring of the member's command line, checked before any
@@ -149,7 +173,7 @@ func (m Member) args(ms []Member, token string, o timing) []string {
 	for i, p := range ms {
 		initial[i] = p.Name + "=" + p.PeerURL
 	}
-	return []string{
+	args := []string{
 		"--name=" + m.Name,
 		m.marker(),
 		"--listen-client-urls=" + m.ClientURL,
@@ -167,6 +191,11 @@ func (m Member) args(ms []Member, token string, o timing) []string {
 		"--logger=zap",
 		"--log-outputs=stderr",
 	}
+	if m.CertFile != "" {
+		args = append(args, "--cert-file="+m.CertFile, "--key-file="+m.KeyFile,
+			"--trusted-ca-file="+m.CAFile, "--client-cert-auth")
+	}
+	return args
 }
 
 // timing is the raft timing recorded in etcd.json, in etcd's units.

@@ -93,6 +93,37 @@ func TestMemberArgs(t *testing.T) {
 	}
 }
 
+// With TLS a member serves clients on https with its own certificate and
+// requires theirs; peers stay on http (the tests cut clients, not peers).
+func TestMemberArgsTLS(t *testing.T) {
+	o, err := Options{Dir: "/tmp/e", TLS: true}.withDefaults()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms := o.members()
+	m := ms[2]
+	if m.ClientURL != "https://127.0.2.3:2379" || m.PeerURL != "http://127.0.2.3:2380" || hostPort(m.ClientURL) != "127.0.2.3:2379" ||
+		m.CertFile != "/tmp/e/tls/etcd3.pem" || m.KeyFile != "/tmp/e/tls/etcd3-key.pem" || m.CAFile != "/tmp/e/tls/ca.pem" {
+		t.Fatalf("member 2: %+v", m)
+	}
+	args := strings.Join(m.args(ms, "tok", timing{HeartbeatMS: 100, ElectionMS: 1000}), " ")
+	for _, want := range []string{
+		"--listen-client-urls=https://127.0.2.3:2379",
+		"--advertise-client-urls=https://127.0.2.3:2379",
+		"--cert-file=/tmp/e/tls/etcd3.pem", "--key-file=/tmp/e/tls/etcd3-key.pem",
+		"--trusted-ca-file=/tmp/e/tls/ca.pem", "--client-cert-auth",
+		"--listen-peer-urls=http://127.0.2.3:2380",
+	} {
+		if !strings.Contains(args, want) {
+			t.Errorf("args lack %q: %s", want, args)
+		}
+	}
+	plain, _ := Options{Dir: "/tmp/e"}.withDefaults()
+	if args := strings.Join(plain.members()[0].args(ms, "tok", timing{}), " "); strings.Contains(args, "--cert-file") {
+		t.Errorf("a plain member has TLS flags: %s", args)
+	}
+}
+
 func TestLeaderOf(t *testing.T) {
 	down := errors.New("connection refused")
 	cases := []struct {

@@ -14,10 +14,21 @@ import (
 // readyKey is the key WaitReady writes to prove the cluster takes writes.
 const readyKey = "/gomha-etcdsandbox/ready"
 
-// client opens a client on every member; it dials lazily, so it cannot
-// fail on a member that is down.
-func (c *Cluster) client() (*clientv3.Client, error) {
-	cli, err := clientv3.New(clientv3.Config{Endpoints: c.Endpoints(), DialTimeout: callTimeout, Logger: zap.NewNop()})
+// client opens a client on every member, over TLS with the client
+// certificate when the members require it. It dials lazily, so it cannot
+// fail on a member that is down; with asRoot (once EnableAuth ran) it logs
+// in as root, which takes a quorum: status calls go without.
+func (c *Cluster) client(asRoot bool) (*clientv3.Client, error) {
+	cfg := clientv3.Config{Endpoints: c.Endpoints(), DialTimeout: callTimeout, Logger: zap.NewNop()}
+	t, err := c.tlsConfig()
+	if err != nil {
+		return nil, err
+	}
+	cfg.TLS = t
+	if pw := c.rootPassword(); asRoot && pw != "" {
+		cfg.Username, cfg.Password = "root", pw
+	}
+	cli, err := clientv3.New(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("etcd client for %v: %w", c.Endpoints(), err)
 	}
@@ -64,7 +75,7 @@ func (c *Cluster) WaitReady(ctx context.Context) error {
 
 // putReady writes readyKey within d.
 func (c *Cluster) putReady(ctx context.Context, d time.Duration) error {
-	cli, err := c.client()
+	cli, err := c.client(true)
 	if err != nil {
 		return err
 	}
@@ -114,7 +125,7 @@ func (c *Cluster) waitMember(ctx context.Context, i int) error {
 // memberStatus asks member i for its status within d: nil when it answers
 // and names a leader.
 func (c *Cluster) memberStatus(ctx context.Context, i int, d time.Duration) error {
-	cli, err := c.client()
+	cli, err := c.client(false)
 	if err != nil {
 		return err
 	}
@@ -136,7 +147,7 @@ func (c *Cluster) memberStatus(ctx context.Context, i int, d time.Duration) erro
 // running are not asked) names as leader, and that answers itself. ErrNoLeader otherwise, for example just after the leader
 // was killed and before another is elected.
 func (c *Cluster) Leader(ctx context.Context) (int, error) {
-	cli, err := c.client()
+	cli, err := c.client(false)
 	if err != nil {
 		return -1, err
 	}
