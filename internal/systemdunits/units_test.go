@@ -203,15 +203,29 @@ func TestMakeInstall(t *testing.T) {
 		if _, err := exec.LookPath("systemd-analyze"); err != nil {
 			t.Log("systemd-analyze is not installed: the units are not verified by systemd")
 		} else {
-			// verify exits 0 on an unknown key or a bad value: any word
-			// from it is a failure. The template is verified through an
-			// instance.
+			// The template is verified through an instance.
 			for _, name := range []string{dirUnit, "gomha-manager@app1.service"} {
-				out, err := exec.Command("systemd-analyze", "verify", "--man=no", filepath.Join(unitDir, name)).CombinedOutput()
-				if err != nil || len(bytes.TrimSpace(out)) > 0 {
-					t.Errorf("systemd-analyze verify %s: %v\n%s", name, err, out)
+				verify(t, filepath.Join(unitDir, name))
+			}
+			// The README's drop-in for VIP hooks, on an instance.
+			dropin := filepath.Join(unitDir, "gomha-manager@app2.service.d")
+			if err := os.MkdirAll(dropin, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			b, err := os.ReadFile(filepath.Join(contrib, "vip-capabilities.conf"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			d := load(t, filepath.Join(contrib, "vip-capabilities.conf"))
+			for _, k := range []string{"CapabilityBoundingSet", "AmbientCapabilities"} {
+				if w := d.words("Service", k); !slices.Equal(w, []string{"CAP_NET_ADMIN", "CAP_NET_RAW"}) {
+					t.Errorf("vip-capabilities.conf: %s=%v; want CAP_NET_ADMIN CAP_NET_RAW", k, w)
 				}
 			}
+			if err := os.WriteFile(filepath.Join(dropin, "vip-capabilities.conf"), b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			verify(t, filepath.Join(unitDir, "gomha-manager@app2.service"))
 		}
 		if _, err := exec.LookPath("systemd-sysusers"); err != nil {
 			t.Log("systemd-sysusers is not installed: gomha.conf is not checked by it")
@@ -224,6 +238,16 @@ func TestMakeInstall(t *testing.T) {
 			}
 		}
 	})
+}
+
+// verify runs systemd-analyze verify on a unit (its drop-ins included).
+// It exits 0 on an unknown key or a bad value: any word from it fails.
+func verify(t *testing.T, path string) {
+	t.Helper()
+	out, err := exec.Command("systemd-analyze", "verify", "--man=no", path).CombinedOutput()
+	if err != nil || len(bytes.TrimSpace(out)) > 0 {
+		t.Errorf("systemd-analyze verify %s: %v\n%s", filepath.Base(path), err, out)
+	}
 }
 
 func makeInstall(t *testing.T, vars ...string) {
