@@ -274,8 +274,8 @@ func checkInstalled(t *testing.T, path string) {
 	}
 }
 
-// checkFlags: every option the units and the example /etc/default/gomha
-// give gomha manager is one it has.
+// checkFlags: every option the units, the example /etc/default/gomha and
+// the README give gomha manager is one it has.
 func checkFlags(t *testing.T, gomha string) {
 	t.Helper()
 	out, err := exec.Command(gomha, "manager", "--help").CombinedOutput()
@@ -290,10 +290,14 @@ func checkFlags(t *testing.T, gomha string) {
 		t.Fatalf("read only %d options from gomha manager --help:\n%s", len(have), out)
 	}
 	// The command lines: ExecStart= of the units, GOMHA_OPTS= of the
-	// example, commented out or not.
+	// example and of the README, commented out or not.
+	files := []string{filepath.Join(contrib, "gomha.default"), filepath.Join(root, "README.md")}
+	for _, u := range units {
+		files = append(files, filepath.Join(contrib, u))
+	}
 	var lines []string
-	for _, f := range append(slices.Clone(units), "gomha.default") {
-		b, err := os.ReadFile(filepath.Join(contrib, f))
+	for _, f := range files {
+		b, err := os.ReadFile(f)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -306,11 +310,11 @@ func checkFlags(t *testing.T, gomha string) {
 	}
 	used := regexp.MustCompile(`(?:^|[\s=])(--[a-z][a-z0-9-]*)`).FindAllStringSubmatch(strings.Join(lines, "\n"), -1)
 	if len(used) < 10 {
-		t.Fatalf("found only %d options in the units' ExecStart and gomha.default's GOMHA_OPTS", len(used))
+		t.Fatalf("found only %d options in the units' ExecStart and the GOMHA_OPTS examples", len(used))
 	}
 	for _, m := range used {
 		if !have[m[1]] {
-			t.Errorf("contrib/systemd gives gomha manager %s, which it does not have", m[1])
+			t.Errorf("an ExecStart= or GOMHA_OPTS= example gives gomha manager %s, which it does not have", m[1])
 		}
 	}
 }
