@@ -192,7 +192,7 @@ func TestMakeInstall(t *testing.T) {
 	t.Run("PREFIX and unit directories", func(t *testing.T) {
 		dir := t.TempDir()
 		unitDir, sysusersDir := filepath.Join(dir, "etc/systemd/system"), filepath.Join(dir, "etc/sysusers.d")
-		makeInstall(t, "PREFIX="+dir, "SYSTEMDUNITDIR="+unitDir, "SYSUSERSDIR="+sysusersDir, "BIN="+build)
+		makeInstall(t, "DESTDIR=", "PREFIX="+dir, "SYSTEMDUNITDIR="+unitDir, "SYSUSERSDIR="+sysusersDir, "BIN="+build)
 		gomha := filepath.Join(dir, "bin/gomha")
 		for _, name := range units {
 			u := load(t, filepath.Join(unitDir, name))
@@ -253,6 +253,16 @@ func verify(t *testing.T, path string) {
 func makeInstall(t *testing.T, vars ...string) {
 	t.Helper()
 	cmd := exec.Command("make", append([]string{"-s", "-C", root, "install"}, vars...)...)
+	// Under `make test PREFIX=... DESTDIR=...`, the outer make's variables
+	// would reach this one (MAKEFLAGS, and the environment): the install
+	// must go where the test says, never into the system.
+	strip := []string{"MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES",
+		"PREFIX", "DESTDIR", "BINDIR", "SYSTEMDUNITDIR", "SYSUSERSDIR", "BIN"}
+	for _, e := range os.Environ() {
+		if k, _, _ := strings.Cut(e, "="); !slices.Contains(strip, k) {
+			cmd.Env = append(cmd.Env, e)
+		}
+	}
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("make install %s: %v\n%s", strings.Join(vars, " "), err, out)
 	}
