@@ -3,6 +3,14 @@
 
 GO        ?= go
 PREFIX    ?= /usr/local
+BINDIR    ?= $(PREFIX)/bin
+# systemd looks for units in /usr/local/lib/systemd/system and
+# /usr/lib/systemd/system, and for sysusers.d files in /usr/local/lib/sysusers.d
+# and /usr/lib/sysusers.d; with another PREFIX, set these to
+# /etc/systemd/system and /etc/sysusers.d.
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR    ?= $(PREFIX)/lib/sysusers.d
+SYSTEMD_UNITS  := gomha-manager@.service gomha-manager.service
 BIN       := bin
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -X main.version=$(VERSION)
@@ -23,10 +31,22 @@ build:
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/gomha ./cmd/gomha
 	@for n in $(MHA_NAMES); do ln -sf gomha $(BIN)/$$n; done
 
+# The binary, its MHA names, the systemd units (ExecStart names BINDIR) and
+# the gomha user's sysusers.d file. No user is created and no unit enabled:
+# see "Running under systemd" in the README.
 install: build
-	install -d $(DESTDIR)$(PREFIX)/bin
-	install -m 0755 $(BIN)/gomha $(DESTDIR)$(PREFIX)/bin/gomha
-	@for n in $(MHA_NAMES); do ln -sf gomha $(DESTDIR)$(PREFIX)/bin/$$n; done
+	install -d $(DESTDIR)$(BINDIR)
+	install -m 0755 $(BIN)/gomha $(DESTDIR)$(BINDIR)/gomha
+	@for n in $(MHA_NAMES); do ln -sf gomha $(DESTDIR)$(BINDIR)/$$n; done
+	install -d $(DESTDIR)$(SYSTEMDUNITDIR)
+	@for u in $(SYSTEMD_UNITS); do \
+		echo "install contrib/systemd/$$u -> $(DESTDIR)$(SYSTEMDUNITDIR)/$$u"; \
+		sed 's|@BINDIR@|$(BINDIR)|g' contrib/systemd/$$u > $(DESTDIR)$(SYSTEMDUNITDIR)/$$u.tmp && \
+		chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/$$u.tmp && \
+		mv $(DESTDIR)$(SYSTEMDUNITDIR)/$$u.tmp $(DESTDIR)$(SYSTEMDUNITDIR)/$$u || exit 1; \
+	done
+	install -d $(DESTDIR)$(SYSUSERSDIR)
+	install -m 0644 contrib/systemd/gomha.sysusers $(DESTDIR)$(SYSUSERSDIR)/gomha.conf
 
 # Everything: unit tests and integration tests on real sandbox clusters
 # (mariadbd + sshd on 127.0.0.x). Packages run one at a time: their clusters
