@@ -67,6 +67,22 @@ func (m *managerFlags) run(cmd *cobra.Command, eng engine, cfg *config.Config, o
 		}
 		opts.NewMaster = nm
 	}
+	if !once {
+		// gomha manager with one --conf has nothing to reload: a SIGHUP
+		// (systemctl reload, a terminal closing) must not end it.
+		hup, stopHup := hangupSignals()
+		defer stopHup()
+		go func() {
+			for {
+				select {
+				case <-hup:
+					con.Warnf("SIGHUP: one --conf has nothing to reload; restart the manager to apply a changed configuration (with --conf-dir, SIGHUP reloads)")
+				case <-cmd.Context().Done():
+					return
+				}
+			}
+		}()
+	}
 	release := interruptsFrom(cmd.Context()).hold(failingOver(cfg))
 	if m.etcd.set() {
 		err = m.runLed(cmd, eng, cfg, opts)
