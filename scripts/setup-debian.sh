@@ -3,8 +3,10 @@
 # is missing: MariaDB server and client (mariadbd, mariadb, mariadb-binlog),
 # OpenSSH server and client, nftables/iptables for the sandbox's network
 # faults, and etcd (etcd-server's /usr/bin/etcd for the 3-member etcd that
-# tests and demos start, etcd-client's etcdctl to look into it). Services are
-# not started: the sandboxes run their own processes.
+# tests and demos start, etcd-client's etcdctl to look into it), and
+# promtool (from Debian's prometheus package) that checks gomha's /metrics
+# in the tests. Services are not started: the sandboxes run their own
+# processes, and no Prometheus server is wanted.
 set -euo pipefail
 
 need=()
@@ -21,6 +23,7 @@ have ip || need+=(iproute2)
 have pgrep || need+=(procps)
 have etcd || need+=(etcd-server)
 have etcdctl || need+=(etcd-client)
+have promtool || need+=(prometheus)
 
 if [ ${#need[@]} -gt 0 ]; then
   sudo=""
@@ -29,8 +32,8 @@ if [ ${#need[@]} -gt 0 ]; then
     sudo="sudo"
   fi
   echo "setup: installing ${need[*]}"
-  # Keep package scripts from starting the system's mariadb/ssh/etcd
-  # services: the sandboxes start their own, on addresses of their own.
+  # Keep package scripts from starting the system's mariadb/ssh/etcd/
+  # prometheus services: the sandboxes start their own, on addresses of their own.
   created_policy=0
   if [ ! -e /usr/sbin/policy-rc.d ]; then
     printf '#!/bin/sh\nexit 101\n' | $sudo tee /usr/sbin/policy-rc.d >/dev/null
@@ -44,6 +47,10 @@ if [ ${#need[@]} -gt 0 ]; then
   # unit from starting it at the next boot too.
   if [[ " ${need[*]} " == *" etcd-server "* ]] && command -v systemctl >/dev/null 2>&1; then
     $sudo systemctl disable etcd >/dev/null 2>&1 || true
+  fi
+  # prometheus is installed for promtool alone: no server at boot either.
+  if [[ " ${need[*]} " == *" prometheus "* ]] && command -v systemctl >/dev/null 2>&1; then
+    $sudo systemctl disable prometheus >/dev/null 2>&1 || true
   fi
 fi
 
