@@ -30,6 +30,18 @@ type MonitorOptions struct {
 	Console            *Console         // MHA's lines in the manager log (nil: none)
 	Pool               *sshpool.Pool    // open SSH connections to the hosts (nil: dial when needed)
 	Now                func() time.Time // clock for the Verdict's times (default time.Now)
+	Observer           Observer         // told of every periodic check (nil: nobody)
+}
+
+// Observer is told what the monitor measures, for metrics (package
+// httpapi's gomha_ping_duration_seconds). Ping is called from the
+// monitor's goroutine after each periodic check of the master (ping_type,
+// every ping_interval; not the watch connection's SLEEP beats), with the
+// cluster's name, the master's key, how long the check took and its error
+// (nil: the master answered). It must return at once and must not keep
+// err.
+type Observer interface {
+	Ping(app string, master topology.Key, took time.Duration, err error)
 }
 
 // Verdict is the monitor's conclusion about a dead master.
@@ -111,7 +123,7 @@ func (m *Monitor) Run(ctx context.Context) (Verdict, error) {
 	m.log.Info("monitoring master", "ping_interval", m.interval.String(), "ping_type", m.pingType,
 		"replicas", len(m.opts.Replicas), "secondary_check", m.opts.Master.SecondaryCheckScript != "")
 	var ep episode
-	if v, done, err := m.handle(ctx, &ep, "ping", m.opts.Now(), p.ping(ctx)); done {
+	if v, done, err := m.handle(ctx, &ep, "ping", m.opts.Now(), m.ping(ctx, p)); done {
 		return v, err
 	}
 	var wg sync.WaitGroup
@@ -132,7 +144,7 @@ func (m *Monitor) Run(ctx context.Context) (Verdict, error) {
 			m.log.Info("monitor stopped", "reason", context.Cause(ctx))
 			return Verdict{}, ctx.Err()
 		case <-ticker.C:
-			v, done, err = m.handle(ctx, &ep, "ping", m.opts.Now(), p.ping(ctx))
+			v, done, err = m.handle(ctx, &ep, "ping", m.opts.Now(), m.ping(ctx, p))
 		case wf := <-watchFailed:
 			if ep.first.IsZero() { // while failing, the pings lead
 				v, done, err = m.handle(ctx, &ep, "watch", wf.at, wf.err)
@@ -142,6 +154,20 @@ func (m *Monitor) Run(ctx context.Context) (Verdict, error) {
 			return v, err
 		}
 	}
+}
+
+// ping runs one periodic check and tells the observer how long it took.
+func (m *Monitor) ping(ctx context.Context, p *pinger) error {
+	start := time.Now()
+	err := p.ping(ctx)
+	if m.opts.Observer != nil && ctx.Err() == nil {
+		app := ""
+		if m.opts.Config != nil {
+			app = m.opts.Config.App
+		}
+		m.opts.Observer.Ping(app, m.key, time.Since(start), err)
+	}
+	return err
 }
 
 // handle acts on the result of one check started at `at` (Go evaluates the

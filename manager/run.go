@@ -37,6 +37,9 @@ type ManagerOptions struct {
 	// OnFailover, when set, receives every failover's report (benchmarks
 	// and tests read their figures from it).
 	OnFailover func(*failover.Report, error)
+	// Observer, when set, is told of every check of the master (see
+	// Observer); the monitor of every master the manager watches gets it.
+	Observer Observer
 	// Coord is the coordination shared with the cluster's other managers
 	// (etcd): the manager runs only while it leads (ctx ends when it stops
 	// leading), fences every failover step with it, finishes a failover
@@ -125,7 +128,8 @@ func RunManager(ctx context.Context, cfg *config.Config, opts ManagerOptions) er
 			opts.Logger.Debug("master not published", "error", err)
 		}
 		mon := NewMonitor(MonitorOptions{Config: cfg, Master: master.Server, Replicas: replicas, LocalAddr: opts.LocalAddr,
-			ConfiguredReplicas: master.configured, Status: status, Logger: opts.Logger, Console: con, Pool: pool})
+			ConfiguredReplicas: master.configured, Status: status, Logger: opts.Logger, Console: con, Pool: pool,
+			Observer: opts.Observer})
 		con.Infof("Set master ping interval %d seconds.", int(mon.interval/time.Second))
 		if master.SecondaryCheckScript == "" {
 			con.Warnf("secondary_check_script is not defined: the replicas' IO threads are the second route to the master.")

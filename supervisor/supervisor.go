@@ -264,6 +264,9 @@ type UnitInfo struct {
 	File  string
 	State State
 	Err   string // the last error, while retrying or waiting
+	// Config is the configuration the unit runs (or last ran); a pending
+	// one replaces it when the unit restarts. Not to be modified.
+	Config *config.Config
 }
 
 // State is a unit's state.

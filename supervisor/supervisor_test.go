@@ -48,6 +48,11 @@ func TestReload(t *testing.T) {
 	if f.count("b") != 1 {
 		t.Errorf("b was restarted (%d runs) when only a changed", f.count("b"))
 	}
+	for _, u := range h.s.Units() { // what httpapi serves: the configuration each unit runs
+		if u.App == "a" && (u.Config == nil || u.Config.Servers[0].PingInterval != 2) {
+			t.Errorf("Units() gives a's old configuration after its restart: %+v", u.Config)
+		}
+	}
 
 	if err := os.WriteFile(b, []byte("[server default]\nuser=root\n[server1]\nport=33o6\n"), 0o600); err != nil {
 		t.Fatal(err)

@@ -110,7 +110,7 @@ func (u *unit) current() current {
 func (u *unit) info() UnitInfo {
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	return UnitInfo{App: u.app, File: u.file, State: u.state, Err: u.lastErr}
+	return UnitInfo{App: u.app, File: u.file, State: u.state, Err: u.lastErr, Config: u.cfg}
 }
 
 func (u *unit) setState(st State, err error) {
