@@ -22,8 +22,10 @@ var allowed = map[string][]string{
 	"manager":  {"manager", "coord", "failover", "binlog", "node", "topology", "sshpool"},
 	// supervisor runs many managers in one process: one unit per cluster.
 	"supervisor": {"manager", "coord", "failover", "node", "topology", "sshpool"},
-	"cmd":        {"supervisor", "manager", "coord", "failover", "binlog", "node", "topology", "sandbox", "sshpool"},
-	"internal":   {"supervisor", "manager", "coord", "failover", "binlog", "node", "topology", "sandbox", "sshpool"},
+	// httpapi serves the API and metrics of the clusters a process runs.
+	"httpapi":  {"supervisor", "manager", "coord", "failover", "node", "topology"},
+	"cmd":      {"httpapi", "supervisor", "manager", "coord", "failover", "binlog", "node", "topology", "sandbox", "sshpool"},
+	"internal": {"httpapi", "supervisor", "manager", "coord", "failover", "binlog", "node", "topology", "sandbox", "sshpool"},
 }
 
 type pkg struct {
