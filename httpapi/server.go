@@ -262,3 +262,17 @@ func (s *Server) Show(ctx context.Context, name string) (*manager.Show, time.Tim
 	}
 	return sn.Show, sn.At, nil
 }
+
+// SupervisorClusters lists the clusters of a supervisor's units, each
+// with its configuration and state: Options.Clusters of gomha manager
+// --conf-dir.
+func SupervisorClusters(sup *supervisor.Supervisor) func() []Cluster {
+	return func() []Cluster {
+		us := sup.Units()
+		out := make([]Cluster, 0, len(us))
+		for _, u := range us {
+			out = append(out, Cluster{App: u.App, Config: u.Config, State: string(u.State)})
+		}
+		return out
+	}
+}
