@@ -11,8 +11,11 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/gomha/gomha/failover"
+	"github.com/gomha/gomha/httpapi"
 	"github.com/gomha/gomha/manager"
 	"github.com/gomha/gomha/manager/config"
+	"github.com/gomha/gomha/supervisor"
 )
 
 // managerFlags are shared by gomha manager and masterha_manager.
@@ -29,6 +32,8 @@ type managerFlags struct {
 	sbm                                 int64
 	debug                               bool
 	etcd                                etcdFlags
+	http                                httpFlags // gomha manager only
+	lead                                leadership
 }
 
 func (m *managerFlags) run(cmd *cobra.Command, eng engine, cfg *config.Config, once bool) error {
@@ -66,6 +71,16 @@ func (m *managerFlags) run(cmd *cobra.Command, eng engine, cfg *config.Config, o
 			return err
 		}
 		opts.NewMaster = nm
+	}
+	web, err := m.http.listen(m.oneCluster(cfg), opts.Logger)
+	if err != nil {
+		return err
+	}
+	if web != nil {
+		opts.Observer = web.srv.Observer()
+		opts.OnFailover = func(rep *failover.Report, err error) { web.srv.OnFailover(cfg.App, rep, err) }
+		web.serve(cmd.Context(), cmd.ErrOrStderr())
+		defer func() { web.stop() }()
 	}
 	if !once {
 		// gomha manager with one --conf has nothing to reload: a SIGHUP
@@ -107,7 +122,20 @@ func (m *managerFlags) runLed(cmd *cobra.Command, eng engine, cfg *config.Config
 	defer c.Close()
 	opts.Coord = c.Cluster(cfg.App)
 	opts.Console.Infof("Coordinating with the other managers of %s in etcd (%s), lease %s.", cfg.App, m.etcd.endpoints, c.TTL())
-	return eng.RunLed(cmd.Context(), c, cfg, opts)
+	m.lead.l = c
+	return eng.RunLed(cmd.Context(), &m.lead, cfg, opts)
+}
+
+// oneCluster is the HTTP API's view of a one-cluster manager: it runs
+// the cluster while the process lives, or, with --etcd, while it leads.
+func (m *managerFlags) oneCluster(cfg *config.Config) func() []httpapi.Cluster {
+	return func() []httpapi.Cluster {
+		state := string(supervisor.StateRunning)
+		if m.etcd.set() {
+			state = m.lead.state(cfg.App)
+		}
+		return []httpapi.Cluster{{App: cfg.App, Config: cfg, State: state}}
+	}
 }
 
 // failingOver tells main's interrupts that this process runs a failover:
@@ -200,7 +228,14 @@ clusters, each with its own monitor, log (manager_log, else standard output
 with lines prefixed by "[app] "), status file and failovers. SIGHUP reads the
 files again: a new file starts its cluster, a removed one stops it, a changed
 one restarts it alone; a broken file is one line on standard error and
-changes nothing. gomha stop --conf F stops that cluster alone.`,
+changes nothing. gomha stop --conf F stops that cluster alone.
+
+With --http host:port it also serves a read-only HTTP API and Prometheus
+metrics: /healthz, /metrics, /api/v1/clusters, /api/v1/clusters/NAME (what
+gomha show -o json prints), .../failovers, and HAProxy's checks
+.../route/HOST:PORT (200 on the master only) and .../route-replica/HOST:PORT.
+--http-user with --http-password-file, or --http-token-file, require
+credentials; --http-cert and --http-key serve HTTPS.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if len(src.confs) == 1 && src.dir == "" {
@@ -221,5 +256,6 @@ changes nothing. gomha stop --conf F stops that cluster alone.`,
 	fl.StringVar(&src.dir, "conf-dir", "", "watch the cluster of every *.cnf in `directory` but masterha_default.cnf (its global file); SIGHUP reads it again")
 	fl.StringVar(&src.global, "global-conf", "", "global configuration `file` (default DIR/masterha_default.cnf with --conf-dir, else /etc/masterha_default.cnf, when it exists)")
 	m.register(cmd, false)
+	m.http.register(cmd)
 	return cmd
 }

@@ -14,6 +14,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/gomha/gomha/failover"
+	"github.com/gomha/gomha/httpapi"
 	"github.com/gomha/gomha/manager"
 	"github.com/gomha/gomha/manager/config"
 	"github.com/gomha/gomha/supervisor"
@@ -93,6 +95,15 @@ func (m *managerFlags) runMany(cmd *cobra.Command, env cliEnv, src clusterFiles)
 		return withCode(1, err)
 	}
 	ctx := cmd.Context()
+	var sup *supervisor.Supervisor
+	web, err := m.http.listen(func() []httpapi.Cluster { return httpapi.SupervisorClusters(sup)() },
+		slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil)))
+	if err != nil {
+		return err
+	}
+	if web != nil {
+		defer func() { web.stop() }() // closes the listener on an error below; once serving, stops the server
+	}
 	run, gate := env.eng.RunManager, supervisor.Gate(supervisor.LocalGate{})
 	if m.etcd.set() {
 		m.etcd.sourceAddr = &m.localAddr
@@ -107,13 +118,18 @@ func (m *managerFlags) runMany(cmd *cobra.Command, env cliEnv, src clusterFiles)
 			return env.eng.RunManager(ctx, cfg, opts)
 		}
 	}
-	sup := supervisor.New(ctx, supervisor.Options{
-		Manager: manager.ManagerOptions{
-			IgnoreLastFailover: m.ignoreLast, LastFailoverMinute: m.lastMinute, SkipSalvage: m.skipSalvage,
-			SkipDisableRO: m.skipDisable, SkipChangeMaster: m.skipChange, RemoveDeadConf: m.removeDead,
-			IgnoreFailOnStart: m.ignoreFailOnStart, AcceptNewHostKeys: m.acceptNew, SkipSSHCheck: m.skipSSH,
-			LocalAddr: m.localAddr, HookTimeout: m.hookTimeout, SecondsBehind: m.sbm,
-		},
+	mopts := manager.ManagerOptions{
+		IgnoreLastFailover: m.ignoreLast, LastFailoverMinute: m.lastMinute, SkipSalvage: m.skipSalvage,
+		SkipDisableRO: m.skipDisable, SkipChangeMaster: m.skipChange, RemoveDeadConf: m.removeDead,
+		IgnoreFailOnStart: m.ignoreFailOnStart, AcceptNewHostKeys: m.acceptNew, SkipSSHCheck: m.skipSSH,
+		LocalAddr: m.localAddr, HookTimeout: m.hookTimeout, SecondsBehind: m.sbm,
+	}
+	var onFailover func(app string, rep *failover.Report, err error)
+	if web != nil {
+		mopts.Observer, onFailover = web.srv.Observer(), web.srv.OnFailover
+	}
+	sup = supervisor.New(ctx, supervisor.Options{
+		Manager: mopts, OnFailover: onFailover,
 		Run: run, Gate: gate,
 		Load: func(ctx context.Context, file string) (*config.Config, error) {
 			cfg, err := loadConfigQuiet(ctx, file, src.globalFile())
@@ -138,6 +154,9 @@ func (m *managerFlags) runMany(cmd *cobra.Command, env cliEnv, src clusterFiles)
 	}
 	hup, stopHup := hangups()
 	defer stopHup()
+	if web != nil {
+		web.serve(ctx, cmd.ErrOrStderr())
+	}
 	_ = sup.Reload(files) // each problem is already one line on standard error
 	for {
 		select {
