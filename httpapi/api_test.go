@@ -26,7 +26,7 @@ import (
 // counted function instead of the servers; status and view files are
 // real, in a temporary manager_workdir.
 type fake struct {
-	t      *testing.T
+	t      testing.TB
 	s      *Server
 	cfg    *config.Config
 	builds atomic.Int32
@@ -34,7 +34,7 @@ type fake struct {
 	state  string
 }
 
-func newFake(t *testing.T, opts Options) *fake {
+func newFake(t testing.TB, opts Options) *fake {
 	t.Helper()
 	dir := t.TempDir()
 	srv := func(name, ip string) config.Server {
@@ -368,5 +368,20 @@ func TestServeListenerStops(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("the server did not stop with its context")
+	}
+}
+
+// BenchmarkRouteMaster is the cost of one HAProxy check of the master:
+// two small files read, no server asked.
+func BenchmarkRouteMaster(b *testing.B) {
+	f := newFake(b, Options{})
+	f.manage(manager.StatusPingOK, "10.9.0.1", "healthy")
+	req := httptest.NewRequest(http.MethodGet, "/api/v1/clusters/app1/route/10.9.0.1:3306", nil)
+	for b.Loop() {
+		rec := httptest.NewRecorder()
+		f.s.Handler().ServeHTTP(rec, req)
+		if rec.Code != 200 {
+			b.Fatalf("%d %s", rec.Code, rec.Body)
+		}
 	}
 }

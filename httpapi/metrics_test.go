@@ -18,7 +18,7 @@ import (
 
 // samples parses the text exposition: "name{labels}" -> value (labels as
 // the client writes them, sorted by name).
-func samples(t *testing.T, text string) map[string]float64 {
+func samples(t testing.TB, text string) map[string]float64 {
 	t.Helper()
 	out := map[string]float64{}
 	for _, l := range strings.Split(text, "\n") {
