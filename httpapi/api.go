@@ -26,14 +26,11 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /api/v1/clusters/{name}/failovers", s.failovers)
 	s.mux.HandleFunc("GET /api/v1/clusters/{name}/route/{addr}", s.routeMaster)
 	s.mux.HandleFunc("GET /api/v1/clusters/{name}/route-replica/{addr}", s.routeReplica)
-	// Anything else under /api/ is a JSON 404 (the rest of the URL space
-	// is left to the routes added with Handle, e.g. a page at /).
-	s.mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodGet && r.Method != http.MethodHead {
-			w.Header().Set("Allow", "GET, HEAD")
-			writeError(w, http.StatusMethodNotAllowed, fmt.Errorf("%s %s: the API is read-only", r.Method, r.URL.Path))
-			return
-		}
+	// Anything else under /api/ is a JSON 404; other methods get the
+	// mux's 405. "GET /api/" rather than "/api/": a route added with
+	// Handle may then be "GET /" (a page and its assets) without a
+	// conflict.
+	s.mux.HandleFunc("GET /api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, fmt.Errorf("no such endpoint: %s", r.URL.Path))
 	})
 }

@@ -167,11 +167,22 @@ func TestErrors(t *testing.T) {
 			t.Errorf("GET %s: %d %q %s; want %d with %q", c.path, code, h.Get("Content-Type"), body, c.code, c.want)
 		}
 	}
-	req := httptest.NewRequest(http.MethodPost, "/api/v1/clusters", nil)
-	rec := httptest.NewRecorder()
-	f.s.Handler().ServeHTTP(rec, req)
-	if rec.Code != http.StatusMethodNotAllowed {
-		t.Errorf("POST: %d, want 405 (read-only API)", rec.Code)
+	for _, path := range []string{"/api/v1/clusters", "/api/v1/clusters/app1/route/10.9.0.1:3306", "/api/other"} {
+		req := httptest.NewRequest(http.MethodPost, path, nil)
+		rec := httptest.NewRecorder()
+		f.s.Handler().ServeHTTP(rec, req)
+		if rec.Code != http.StatusMethodNotAllowed {
+			t.Errorf("POST %s: %d, want 405 (read-only API)", path, rec.Code)
+		}
+	}
+	// Routes added later may take the rest of the URL space, "GET /"
+	// included, without a conflict with the API's.
+	f.s.Handle("GET /", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusTeapot) }))
+	if code, _, _ := f.get("/status.css"); code != http.StatusTeapot {
+		t.Errorf("a route added at GET /: %d", code)
+	}
+	if code, _, _ := f.get("/api/v1/nothing"); code != 404 {
+		t.Errorf("the API's 404 after a route at GET /: %d", code)
 	}
 }
 

@@ -45,6 +45,7 @@
 // A handler reads what the API reads through the exported methods:
 // Clusters (the clusters served), Show (a cluster's cached snapshot and
 // its time) and Reports (a cluster's failover and switchover reports,
-// newest first). Paths under /api/ that no route matches answer a JSON
-// 404; the rest of the URL space is free.
+// newest first). GET requests under /api/ that no route matches answer
+// a JSON 404; the rest of the URL space is free ("GET /{$}" for a page at
+// / alone, or "GET /" for a page and its assets).
 package httpapi
