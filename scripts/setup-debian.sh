@@ -5,8 +5,9 @@
 # faults, and etcd (etcd-server's /usr/bin/etcd for the 3-member etcd that
 # tests and demos start, etcd-client's etcdctl to look into it), and
 # promtool (from Debian's prometheus package) that checks gomha's /metrics
-# in the tests. Services are not started: the sandboxes run their own
-# processes, and no Prometheus server is wanted.
+# in the tests, and Debian's chromium (with a font) that loads the status
+# page headless in its test. Services are not started: the sandboxes run
+# their own processes, and no Prometheus server is wanted.
 set -euo pipefail
 
 need=()
@@ -24,6 +25,8 @@ have pgrep || need+=(procps)
 have etcd || need+=(etcd-server)
 have etcdctl || need+=(etcd-client)
 have promtool || need+=(prometheus)
+have chromium || need+=(chromium)
+[ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need+=(fonts-dejavu-core)
 
 if [ ${#need[@]} -gt 0 ]; then
   sudo=""
