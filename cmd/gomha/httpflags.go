@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/gomha/gomha/httpapi"
+	"github.com/gomha/gomha/httpapi/statuspage"
 	"github.com/gomha/gomha/manager"
 	"github.com/gomha/gomha/supervisor"
 )
@@ -96,7 +97,8 @@ type httpService struct {
 }
 
 // listen checks the flags and opens the listener (nil service without
-// --http): a port in use is an error before any cluster starts.
+// --http): a port in use is an error before any cluster starts. The
+// server has the API, the metrics and the status page.
 func (h *httpFlags) listen(clusters func() []httpapi.Cluster, log *slog.Logger) (*httpService, error) {
 	o, err := h.options(log)
 	if err != nil || !h.set() {
@@ -104,6 +106,9 @@ func (h *httpFlags) listen(clusters func() []httpapi.Cluster, log *slog.Logger) 
 	}
 	o.Clusters = clusters
 	srv := httpapi.New(o)
+	// The status page, at / alone, behind the same authentication: here
+	// so that one --conf and --conf-dir both serve it.
+	srv.Handle("GET /{$}", statuspage.Handler())
 	ln, err := srv.Listen(h.addr)
 	if err != nil {
 		return nil, withCode(1, fmt.Errorf("--http: %w", err))
