@@ -1,6 +1,7 @@
 // Command demo is what `make demo` runs: a 3-host sandbox, the checks, a
-// manager watching it, a writer committing rows, the master killed, the
-// failover report, the new topology, and the row counts compared.
+// manager watching it (with its HTTP API and status page on 127.0.0.1), a
+// writer committing rows, the master killed, the failover report, the new
+// topology, the row counts compared, and the manager's metrics.
 package main
 
 import (
@@ -55,12 +56,18 @@ func run(dir, bin string) error {
 	if err := demokit.Gomha(filepath.Join(filepath.Dir(bin), "masterha_check_repl"), "--conf="+conf); err != nil {
 		return err
 	}
-	demokit.Step("start the manager (gomha manager), watching the master every second")
+	demokit.Step("start the manager (gomha manager), watching the master every second, with its HTTP API and status page")
 	cfg, err := config.Load(ctx, conf, config.Options{NoGlobal: true})
 	if err != nil {
 		return err
 	}
-	mgr := exec.Command(bin, "manager", "--conf", conf)
+	httpAddr, err := demokit.HTTPAddr("127.0.0.1", 8080)
+	if err != nil {
+		return err
+	}
+	base := "http://" + httpAddr
+	fmt.Printf("$ %s manager --conf %s --http %s\n", filepath.Base(bin), conf, httpAddr)
+	mgr := exec.Command(bin, "manager", "--conf", conf, "--http", httpAddr)
 	mgr.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := mgr.Start(); err != nil {
 		return err
@@ -77,6 +84,11 @@ func run(dir, bin string) error {
 		return err
 	}
 	_ = demokit.Gomha(bin, "check", "status", "--conf", conf)
+	if err := demokit.WaitHTTP(ctx, base+"/healthz"); err != nil {
+		return err
+	}
+	fmt.Printf("\nstatus page: %s/  (open it now to watch the failover; it refreshes every 2 s)\n", base)
+	fmt.Printf("API: %s/api/v1/clusters/app1   metrics: %s/metrics   (no authentication: the demo listens on 127.0.0.1 only)\n", base, base)
 
 	demokit.Step("a writer commits numbered rows to the master")
 	w, err := sandbox.StartWriter(ctx, c, sandbox.WriterOptions{})
@@ -114,8 +126,13 @@ func run(dir, bin string) error {
 	if err != nil {
 		return err
 	}
+
+	demokit.Step("the manager's Prometheus metrics after the failover")
+	if err := demokit.PrintMetrics(ctx, base); err != nil {
+		return err
+	}
 	ok = true
-	fmt.Printf("\nThe sandbox keeps running (the manager now watches %s). Try:\n  %s show --conf %s\n  %s sandbox status --dir %s\n  make demo-down\n",
-		newMaster, bin, conf, bin, dir)
+	fmt.Printf("\nThe sandbox keeps running (the manager now watches %s). Try:\n  %s/  (the status page)\n  %s show --conf %s\n  %s sandbox status --dir %s\n  make demo-down\n",
+		newMaster, base, bin, conf, bin, dir)
 	return nil
 }
