@@ -38,7 +38,7 @@
 // served behind the same authentication as the API:
 //
 //	srv := httpapi.New(opts)
-//	srv.Handle("GET /{$}", page)   // the status page, at / only
+//	srv.Handle("GET /{$}", statuspage.Handler())   // the status page, at / only (httpapi/statuspage)
 //	srv.Handle("GET /api/v1/clusters/{name}/thing", thing)
 //	err := srv.Serve(ctx, addr)
 //
