@@ -171,7 +171,8 @@ func TestPageChromiumSandbox(t *testing.T) {
 		t.Errorf("the page's master after the failover: %q, want %s", v, m2)
 	}
 	wantRoles(t, sec, map[string]string{m2: "master", m3: "replica"})
-	if row := find(sec, withAttr("data-server", m1)); len(row) != 1 || !strings.Contains(text(row[0]), "down") {
+	if row := find(sec, withAttr("data-server", m1)); len(row) != 1 || !strings.Contains(text(row[0]), "down") ||
+		!slices.Contains([]string{"deposed", "dead"}, cells(row[0])[1]) {
 		t.Errorf("the dead master's row: %v", rowTexts(row))
 	}
 	reps := find(sec, withAttr("data-kind", "failover"))
