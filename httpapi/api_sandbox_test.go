@@ -1,10 +1,10 @@
 package httpapi
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/gomha/gomha/internal/testkit"
 	"io"
 	"net/http"
 	"strings"
@@ -29,7 +29,7 @@ type live struct {
 	c    *sandbox.Cluster
 	srv  *Server
 	base string
-	log  *syncBuffer
+	log  *testkit.Buffer
 
 	mu      sync.Mutex
 	reports []*failover.Report
@@ -38,7 +38,7 @@ type live struct {
 func upLive(t *testing.T) *live {
 	node.QuietDriverLogs()
 	c := sandboxtest.Up(t, sandbox.Options{Hosts: 3, GTID: true, Subnet: "127.0.5", BaseOctet: 10})
-	l := &live{t: t, c: c, log: &syncBuffer{}}
+	l := &live{t: t, c: c, log: &testkit.Buffer{}}
 	ctx, cancel := context.WithCancel(context.Background())
 	var sup *supervisor.Supervisor
 	l.srv = New(Options{Clusters: func() []Cluster { return SupervisorClusters(sup)() },
@@ -268,22 +268,4 @@ func (l *live) afterFailover() {
 	l.mu.Unlock()
 	t.Logf("%d failover(s) seen by OnFailover; last failover took %.3f s, detection %.3f s", n,
 		m[`gomha_last_failover_duration_seconds{cluster="app1"}`], m[`gomha_last_failover_detection_seconds{cluster="app1"}`])
-}
-
-// syncBuffer is an io.Writer safe for the supervisor's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -1,14 +1,12 @@
 package manager
 
 import (
-	"bytes"
 	"context"
 	"github.com/gomha/gomha/coord"
 	"io"
 	"log/slog"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -160,24 +158,6 @@ func pollUntil(ctx context.Context, d time.Duration, f func() bool) bool {
 			return false
 		}
 	}
-}
-
-// syncBuffer collects log output written from several goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // waitVerdict waits for the monitor's result.

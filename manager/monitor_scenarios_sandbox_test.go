@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/gomha/gomha/internal/testkit"
 	"net"
 	"os"
 	"path/filepath"
@@ -21,9 +22,9 @@ import (
 func (e *monitorEnv) testLockHeld(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	opts := e.options(t, &syncBuffer{})
+	opts := e.options(t, &testkit.Buffer{})
 	res := e.start(ctx, t, opts)
-	second := e.options(t, &syncBuffer{})
+	second := e.options(t, &testkit.Buffer{})
 	sctx, scancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer scancel()
 	if _, err := NewMonitor(second).Run(sctx); !errors.Is(err, ErrLockHeld) {
@@ -43,7 +44,7 @@ func (e *monitorEnv) testLockHeld(t *testing.T) {
 func (e *monitorEnv) testPingTypes(t *testing.T) {
 	for _, pt := range []string{PingConnect, PingInsert} {
 		ctx, cancel := context.WithCancel(t.Context())
-		opts := e.options(t, &syncBuffer{})
+		opts := e.options(t, &testkit.Buffer{})
 		opts.Master.PingType = pt
 		res := e.start(ctx, t, opts)
 		time.Sleep(1500 * time.Millisecond) // a few more pings
@@ -74,7 +75,7 @@ func (e *monitorEnv) testMysqldKilled(t *testing.T) {
 	defer e.restore(t)
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
-	opts := e.options(t, &syncBuffer{})
+	opts := e.options(t, &testkit.Buffer{})
 	res := e.start(ctx, t, opts)
 	killed := time.Now()
 	if err := e.c.KillMysqld(ctx, "host1"); err != nil {
@@ -111,7 +112,7 @@ func (e *monitorEnv) testHostKilled(t *testing.T) {
 	defer e.restore(t)
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
-	res := e.start(ctx, t, e.options(t, &syncBuffer{}))
+	res := e.start(ctx, t, e.options(t, &testkit.Buffer{}))
 	// KillHost stops mysqld before sshd; the monitor, alerted in
 	// milliseconds, could still reach the dying sshd. Kill sshd first (a
 	// process this test started, by its recorded pid) so the scenario is a
@@ -166,7 +167,7 @@ func (e *monitorEnv) testSecondaryCheck(t *testing.T) {
 	if err := os.WriteFile(code, []byte("3"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	logs := &syncBuffer{}
+	logs := &testkit.Buffer{}
 	opts := e.options(t, logs)
 	opts.Master.SecondaryCheckScript = script
 	res := e.start(ctx, t, opts)
@@ -213,7 +214,7 @@ func (e *monitorEnv) testIsolatedFromManager(t *testing.T) {
 	defer e.restore(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 12*time.Second)
 	defer cancel()
-	logs := &syncBuffer{}
+	logs := &testkit.Buffer{}
 	opts := e.options(t, logs)
 	opts.LocalAddr = "127.0.0.2"
 	res := e.start(ctx, t, opts)
@@ -239,7 +240,7 @@ func (e *monitorEnv) testIsolatedFromEveryone(t *testing.T) {
 	defer e.restore(t)
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
-	res := e.start(ctx, t, e.options(t, &syncBuffer{}))
+	res := e.start(ctx, t, e.options(t, &testkit.Buffer{}))
 	cut := time.Now()
 	if err := e.c.Isolate(ctx, "host1"); err != nil {
 		t.Fatal(err)

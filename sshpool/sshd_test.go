@@ -3,6 +3,7 @@ package sshpool
 import (
 	"bytes"
 	"fmt"
+	"github.com/gomha/gomha/internal/testkit"
 	"net"
 	"os"
 	"os/exec"
@@ -39,26 +40,8 @@ type testSSHD struct {
 
 	mu   sync.Mutex
 	cmd  *exec.Cmd
-	done chan struct{} // closed when cmd has exited
-	log  *syncBuffer   // this start's log
-}
-
-// syncBuffer collects sshd's log, written from another goroutine.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
+	done chan struct{}   // closed when cmd has exited
+	log  *testkit.Buffer // this start's log
 }
 
 // need returns the path of a binary; missing, the test fails in CI and is
@@ -123,7 +106,7 @@ func (s *testSSHD) addr() string { return net.JoinHostPort(s.host, strconv.Itoa(
 func (s *testSSHD) start() {
 	s.t.Helper()
 	cmd := exec.Command(need(s.t, "sshd"), "-D", "-e", "-f", filepath.Join(s.dir, "sshd_config"))
-	log := &syncBuffer{}
+	log := &testkit.Buffer{}
 	cmd.Stdout, cmd.Stderr = log, log
 	if err := cmd.Start(); err != nil {
 		s.t.Fatalf("start sshd: %v", err)

@@ -3,6 +3,7 @@ package supervisor
 import (
 	"context"
 	"encoding/json"
+	"github.com/gomha/gomha/internal/testkit"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -22,7 +23,7 @@ type haSupervisor struct {
 	s        *Supervisor
 	c        *etcdcoord.Coordinator
 	stop     context.CancelFunc
-	out, err *syncBuffer
+	out, err *testkit.Buffer
 }
 
 func startHASupervisor(t *testing.T, e *etcdsandbox.Cluster, host string, files ...string) *haSupervisor {
@@ -33,7 +34,7 @@ func startHASupervisor(t *testing.T, e *etcdsandbox.Cluster, host string, files 
 	}
 	workdir := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
-	h := &haSupervisor{host: host, c: c, stop: cancel, out: &syncBuffer{}, err: &syncBuffer{}}
+	h := &haSupervisor{host: host, c: c, stop: cancel, out: &testkit.Buffer{}, err: &testkit.Buffer{}}
 	h.s = New(ctx, Options{Out: h.out, Err: h.err, Retry: time.Second, StopPoll: 100 * time.Millisecond, Gate: c,
 		Run: func(ctx context.Context, cfg *config.Config, opts manager.ManagerOptions) error {
 			opts.Coord = c.Cluster(cfg.App)

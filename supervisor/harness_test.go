@@ -1,9 +1,9 @@
 package supervisor
 
 import (
-	"bytes"
 	"context"
 	"fmt"
+	"github.com/gomha/gomha/internal/testkit"
 	"os"
 	"path/filepath"
 	"sync"
@@ -86,36 +86,18 @@ func writeConf(t *testing.T, dir, app string, octet int, extra string) string {
 	return path
 }
 
-// syncBuffer is a bytes.Buffer safe for the units' goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // harness is a supervisor with fake managers, stopped at cleanup.
 type harness struct {
 	t        *testing.T
 	s        *Supervisor
 	f        *fakes
-	out, err *syncBuffer
+	out, err *testkit.Buffer
 	cancel   context.CancelFunc
 }
 
 func newHarness(t *testing.T, f *fakes, gate Gate) *harness {
 	ctx, cancel := context.WithCancel(context.Background())
-	h := &harness{t: t, f: f, out: &syncBuffer{}, err: &syncBuffer{}, cancel: cancel}
+	h := &harness{t: t, f: f, out: &testkit.Buffer{}, err: &testkit.Buffer{}, cancel: cancel}
 	h.s = New(ctx, Options{Run: f.run, Gate: gate, Out: h.out, Err: h.err,
 		Retry: 50 * time.Millisecond, StopPoll: 20 * time.Millisecond,
 		Load: func(ctx context.Context, file string) (*config.Config, error) {

@@ -2,6 +2,7 @@ package supervisor
 
 import (
 	"context"
+	"github.com/gomha/gomha/internal/testkit"
 	"os"
 	"path/filepath"
 	"strings"
@@ -161,7 +162,7 @@ type pair struct {
 	t        *testing.T
 	a, b     *cluster
 	s        *Supervisor
-	out, err *syncBuffer
+	out, err *testkit.Buffer
 	runs     *counter
 
 	mu      sync.Mutex
@@ -174,7 +175,7 @@ func newPair(t *testing.T) *pair {
 	if err := os.WriteFile(slow, []byte("#!/bin/sh\nfor a in \"$@\"; do case \"$a\" in --command=stop|--command=stopssh) sleep 5;; esac; done\nexit 0\n"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	p := &pair{t: t, out: &syncBuffer{}, err: &syncBuffer{}, runs: &counter{runs: map[string]int{}}, reports: map[string]*failover.Report{}}
+	p := &pair{t: t, out: &testkit.Buffer{}, err: &testkit.Buffer{}, runs: &counter{runs: map[string]int{}}, reports: map[string]*failover.Report{}}
 	p.a = upWatched(t, dir, "appa", 10, func(conf string) string {
 		return strings.Replace(conf, "[server default]\n", "[server default]\nmaster_ip_failover_script="+slow+"\n", 1)
 	})

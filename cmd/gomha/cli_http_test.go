@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"github.com/gomha/gomha/internal/testkit"
 	"io"
 	"net"
 	"net/http"
@@ -138,7 +139,7 @@ func TestManagerHTTPServes(t *testing.T) {
 	h := &holding{recorder: &recorder{}, started: make(chan struct{})}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var out lockedBuffer
+	var out testkit.Buffer
 	done := make(chan int, 1)
 	go func() {
 		done <- runWith(ctx, []string{"gomha", "manager", "--conf", conf, "--global-conf", dir + "/none.cnf",
@@ -188,7 +189,7 @@ func TestManagerManyHTTP(t *testing.T) {
 	env := cliEnv{eng: f, hangups: func() (<-chan os.Signal, func()) { return make(chan os.Signal), func() {} }}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var out lockedBuffer
+	var out testkit.Buffer
 	done := make(chan int, 1)
 	go func() {
 		done <- runWith(ctx, []string{"gomha", "manager", "--conf-dir", dir, "--http", addr,

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"github.com/gomha/gomha/internal/testkit"
 	"os"
 	"path/filepath"
 	"strings"
@@ -98,7 +99,7 @@ func TestManagerConfDir(t *testing.T) {
 	env := cliEnv{eng: f, hangups: func() (<-chan os.Signal, func()) { return hup, func() {} }}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var out lockedBuffer
+	var out testkit.Buffer
 	done := make(chan int, 1)
 	go func() { done <- runWith(ctx, []string{"gomha", "manager", "--conf-dir", dir}, &out, &out, env) }()
 
@@ -195,24 +196,6 @@ func TestManagerManyRefusesOneClusterOptions(t *testing.T) {
 			}
 		})
 	}
-}
-
-// lockedBuffer is an output shared by the command's goroutines and the test.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 func lineWith(s, sub string) string {

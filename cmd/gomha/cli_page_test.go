@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"github.com/gomha/gomha/internal/testkit"
 	"net"
 	"net/http"
 	"os"
@@ -73,7 +74,7 @@ func TestManagerHTTPStatusPage(t *testing.T) {
 func runManager(t *testing.T, env cliEnv, args ...string) (stop func()) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	var out lockedBuffer
+	var out testkit.Buffer
 	done := make(chan int, 1)
 	go func() { done <- runWith(ctx, append([]string{"gomha"}, args...), &out, &out, env) }()
 	t.Cleanup(cancel)

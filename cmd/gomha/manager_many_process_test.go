@@ -1,6 +1,7 @@
 package main
 
 import (
+	"github.com/gomha/gomha/internal/testkit"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -31,7 +32,7 @@ func TestManagerConfDirProcess(t *testing.T) {
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
-	var stderr lockedBuffer
+	var stderr testkit.Buffer
 	mgr := exec.Command(bin, "manager", "--conf-dir", confs)
 	mgr.Stderr, mgr.Stdout = &stderr, &stderr
 	if err := mgr.Start(); err != nil {

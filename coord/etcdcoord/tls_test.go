@@ -1,7 +1,6 @@
 package etcdcoord
 
 import (
-	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -10,6 +9,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"errors"
+	"github.com/gomha/gomha/internal/testkit"
 	"log/slog"
 	"math/big"
 	"os"
@@ -185,7 +185,7 @@ func TestLeadWithAuth(t *testing.T) {
 	release()
 
 	// The role grants /gomha/ only: under /other/ the same user is denied.
-	var logs syncBuffer
+	var logs testkit.Buffer
 	o := auth(Options{Prefix: "/other/", Host: "mgr-o"})
 	o.Logger = slog.New(slog.NewTextHandler(&logs, nil))
 	outside, err := New(o)
@@ -246,22 +246,4 @@ func otherCA(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return p
-}
-
-// syncBuffer is a log destination shared by goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -5,13 +5,13 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"github.com/gomha/gomha/internal/testkit"
 	"io"
 	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -50,7 +50,7 @@ func upServed(t *testing.T) *served {
 	srv := httpapi.New(httpapi.Options{Clusters: func() []httpapi.Cluster { return httpapi.SupervisorClusters(sup)() },
 		Auth: httpapi.Auth{User: user, Password: password}})
 	srv.Handle("GET /{$}", Handler())
-	log := &syncBuffer{}
+	log := &testkit.Buffer{}
 	sup = supervisor.New(ctx, supervisor.Options{
 		Manager: manager.ManagerOptions{Observer: srv.Observer()},
 		Load: func(ctx context.Context, file string) (*config.Config, error) {
@@ -257,22 +257,4 @@ func rowTexts(rows []*html.Node) []string {
 		out = append(out, text(r))
 	}
 	return out
-}
-
-// syncBuffer is an io.Writer safe for the supervisor's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
