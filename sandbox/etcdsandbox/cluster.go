@@ -13,6 +13,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/gomha/gomha/sandbox/internal/proc"
 )
 
 // Sentinel errors callers can test with errors.Is.
@@ -201,7 +203,7 @@ func (c *Cluster) Running(i int) bool {
 	if i < 0 || i >= len(c.Members) {
 		return false
 	}
-	return ours(c.PID(i), c.Members[i].marker())
+	return proc.Ours(c.PID(i), c.Members[i].marker())
 }
 
 // SetLogger replaces the logger (Open's discards).
