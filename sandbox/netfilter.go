@@ -8,6 +8,8 @@ import (
 	"os/exec"
 	"strings"
 	"time"
+
+	"github.com/gomha/gomha/sandbox/internal/dirstate"
 )
 
 // nftTable is shared by all sandboxes of the machine; each sandbox owns one
@@ -21,7 +23,7 @@ const (
 )
 
 // firewallChain names a sandbox's chain after its directory.
-func firewallChain(dir string) string { return "in_" + sandboxID(dir) }
+func firewallChain(dir string) string { return "in_" + dirstate.ID(dir) }
 
 // run runs a firewall command, stdin optional, and names it in the error.
 func run(ctx context.Context, stdin string, name string, args ...string) (string, error) {

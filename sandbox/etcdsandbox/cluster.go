@@ -2,8 +2,6 @@ package etcdsandbox
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -14,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/gomha/gomha/sandbox/internal/dirstate"
 	"github.com/gomha/gomha/sandbox/internal/proc"
 )
 
@@ -58,12 +57,6 @@ type Cluster struct {
 	exited []<-chan struct{} // nil for a member this process did not start
 
 	saveMu sync.Mutex
-}
-
-// sandboxID names a sandbox after its directory, as sandbox does.
-func sandboxID(dir string) string {
-	h := sha256.Sum256([]byte(dir))
-	return hex.EncodeToString(h[:4])
 }
 
 // Up starts the members that are not running, each its own /usr/bin/etcd
@@ -130,7 +123,7 @@ func prepare(o Options) (*Cluster, error) {
 			return nil, fmt.Errorf("etcd sandbox: %s is not empty: %w", o.Dir, ErrNotSandbox)
 		}
 		fresh = true
-		id := sandboxID(o.Dir)
+		id := dirstate.ID(o.Dir)
 		c = &Cluster{
 			Dir: o.Dir, Members: want, Token: "gomha-etcdsandbox-" + id,
 			FirewallChain: "etcd_" + id, logger: o.Logger,
