@@ -7,6 +7,7 @@ import (
 	"os"
 
 	"github.com/gomha/gomha/sandbox/internal/dirstate"
+	"github.com/gomha/gomha/sandbox/internal/netfilter"
 )
 
 // A host's identity on the network is its address: the packets its
@@ -47,7 +48,7 @@ func snatRuleSpec(dir, cgroup string, h Host) []string {
 }
 
 func iptablesNat(ctx context.Context, op string, spec []string) error {
-	_, err := run(ctx, "", "iptables", append([]string{"-w", "-t", "nat", op}, spec...)...)
+	_, err := netfilter.Run(ctx, "", "iptables", append([]string{"-w", "-t", "nat", op}, spec...)...)
 	return err
 }
 
