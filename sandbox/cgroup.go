@@ -2,8 +2,6 @@ package sandbox
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -13,6 +11,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/gomha/gomha/sandbox/internal/dirstate"
 )
 
 // Every process of host N runs in the cgroup v2 group
@@ -25,16 +25,9 @@ import (
 // child of it, named like its firewall chain after its directory.
 const cgroupParent = "gomha_sandbox"
 
-// sandboxID names a sandbox's cgroup, firewall chain and NAT chain after its
-// directory, so two sandboxes never share them.
-func sandboxID(dir string) string {
-	h := sha256.Sum256([]byte(dir))
-	return hex.EncodeToString(h[:4])
-}
-
 // cgroupName is a sandbox's cgroup, relative to the cgroup2 mount (the form
 // iptables -m cgroup --path takes).
-func cgroupName(dir string) string { return cgroupParent + "/" + sandboxID(dir) }
+func cgroupName(dir string) string { return cgroupParent + "/" + dirstate.ID(dir) }
 
 // cgroup2Mount finds where the cgroup v2 hierarchy is mounted: /sys/fs/cgroup
 // on a unified system, /sys/fs/cgroup/unified on a hybrid one.

@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"gopkg.in/ini.v1"
+
+	"github.com/gomha/gomha/sandbox/internal/netfilter"
 )
 
 func TestOptionsWithDefaults(t *testing.T) {
@@ -157,7 +159,7 @@ func TestParseNftRules(t *testing.T) {
 			want: map[string]string{"127.0.0.11": ""}},
 	}
 	for _, tc := range cases {
-		rules, ok := parseNftRules(out, tc.chain)
+		rules, ok := netfilter.ParseRules(out, tc.chain, ruleTagPrefix)
 		if ok != tc.wantOK {
 			t.Errorf("%s: ok=%v", tc.why, ok)
 		}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/gomha/gomha/sandbox/internal/netfilter"
 )
 
 // cutSep joins the two addresses of a Cut in its rules' tag,
@@ -81,14 +83,14 @@ func (c *Cluster) Cut(ctx context.Context, a, b string) error {
 	if slices.Contains(cuts, [2]string{ha.Addr, hb.Addr}) {
 		return nil
 	}
-	if useNft(ctx) {
+	if netfilter.UseNft(ctx) {
 		tag := fmt.Sprintf(ruleTagFmt, ha.Addr+cutSep+hb.Addr)
-		if _, err := run(ctx, nftPairDrop(c.FirewallChain, ha.Addr, hb.Addr, tag), "nft", "-f", "-"); err != nil {
+		if _, err := netfilter.Run(ctx, nftPairDrop(c.FirewallChain, ha.Addr, hb.Addr, tag), "nft", "-f", "-"); err != nil {
 			return fmt.Errorf("cut %s from %s: %w", ha.Name, hb.Name, err)
 		}
 	} else {
 		for _, spec := range cutIptablesSpecs(c.FirewallChain, ha.Addr, hb.Addr) {
-			if _, err := run(ctx, "", "iptables", append([]string{"-w", "-I"}, spec...)...); err != nil {
+			if _, err := netfilter.Iptables(ctx, "-I", spec); err != nil {
 				return fmt.Errorf("cut %s from %s: %w", ha.Name, hb.Name, err)
 			}
 		}
@@ -113,7 +115,7 @@ func (c *Cluster) Join(ctx context.Context, a, b string) error {
 
 // cuts lists the address pairs the sandbox's Cut rules separate.
 func (c *Cluster) cuts(ctx context.Context) ([][2]string, error) {
-	if useNft(ctx) {
+	if netfilter.UseNft(ctx) {
 		rules, _ := nftRules(ctx, c.FirewallChain)
 		var pairs [][2]string
 		for tag := range rules {
@@ -124,7 +126,7 @@ func (c *Cluster) cuts(ctx context.Context) ([][2]string, error) {
 		slices.SortFunc(pairs, func(p, q [2]string) int { return strings.Compare(p[0]+p[1], q[0]+q[1]) })
 		return pairs, nil
 	}
-	out, err := run(ctx, "", "iptables", "-w", "-S", "INPUT")
+	out, err := netfilter.Iptables(ctx, "-S", []string{"INPUT"})
 	if err != nil {
 		return nil, err
 	}
@@ -133,7 +135,7 @@ func (c *Cluster) cuts(ctx context.Context) ([][2]string, error) {
 
 // removeCuts deletes the Cut rules of the pairs match selects.
 func (c *Cluster) removeCuts(ctx context.Context, match func(a, b string) bool) error {
-	if useNft(ctx) {
+	if netfilter.UseNft(ctx) {
 		rules, _ := nftRules(ctx, c.FirewallChain)
 		for tag, handles := range rules {
 			a, b, ok := strings.Cut(tag, cutSep)
@@ -141,7 +143,7 @@ func (c *Cluster) removeCuts(ctx context.Context, match func(a, b string) bool) 
 				continue
 			}
 			for _, handle := range handles {
-				if _, err := run(ctx, "", "nft", "delete", "rule", "inet", nftTable, c.FirewallChain, "handle", handle); err != nil {
+				if err := netfilter.DeleteRule(ctx, c.FirewallChain, handle); err != nil {
 					return err
 				}
 			}
@@ -157,11 +159,7 @@ func (c *Cluster) removeCuts(ctx context.Context, match func(a, b string) bool) 
 			continue
 		}
 		for _, spec := range cutIptablesSpecs(c.FirewallChain, p[0], p[1]) {
-			for i := 0; i < 10; i++ { // -I twice leaves two copies
-				if _, err := run(ctx, "", "iptables", append([]string{"-w", "-D"}, spec...)...); err != nil {
-					break
-				}
-			}
+			netfilter.DeleteIptables(ctx, spec)
 		}
 	}
 	return nil

@@ -4,6 +4,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/gomha/gomha/sandbox/internal/netfilter"
 )
 
 // TestCutRules pins Cut's iptables rules and reads cuts back as iptables and
@@ -35,7 +37,7 @@ func TestCutRules(t *testing.T) {
 		ip saddr 127.0.0.63 drop comment "gomha_sandbox 127.0.0.63" # handle 6
 	}
 }`
-	rules, ok := parseNftRules(nftList, chain)
+	rules, ok := netfilter.ParseRules(nftList, chain, ruleTagPrefix)
 	if !ok || !slices.Equal(rules[a+cutSep+b], []string{"4", "5"}) || !slices.Equal(rules["127.0.0.63"], []string{"6"}) {
 		t.Errorf("nft: rules %v, want the cut's two handles under its tag and Isolate's apart", rules)
 	}

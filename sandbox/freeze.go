@@ -1,12 +1,12 @@
 package sandbox
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"os"
 	"syscall"
 	"time"
+
+	"github.com/gomha/gomha/sandbox/internal/proc"
 )
 
 // Freeze stops the host's mariadbd with SIGSTOP, as a hung server: its
@@ -31,7 +31,7 @@ func (c *Cluster) signalMysqld(ctx context.Context, host string, sig syscall.Sig
 		return err
 	}
 	p, _ := c.PIDs(h.Name)
-	if !ours(p.Mysqld, h.mysqldMarker()) {
+	if !proc.Ours(p.Mysqld, h.mysqldMarker()) {
 		return fmt.Errorf("%s mariadbd on %s: not running (recorded pid %d)", verb, h.Name, p.Mysqld)
 	}
 	if err := syscall.Kill(p.Mysqld, sig); err != nil {
@@ -56,21 +56,12 @@ func (c *Cluster) signalMysqld(ctx context.Context, host string, sig syscall.Sig
 
 // frozen says whether every live thread of pid is stopped (state T).
 func frozen(pid int) bool {
-	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
-	if err != nil {
-		return false
-	}
 	n := 0
-	for _, t := range tasks {
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/stat", pid, t.Name()))
-		i := bytes.LastIndexByte(b, ')')
-		if err != nil || i < 0 || i+2 >= len(b) {
-			continue
-		}
-		switch b[i+2] {
-		case 'T':
+	for _, s := range proc.ThreadStates(pid) {
+		switch s {
+		case "T":
 			n++
-		case 'Z', 'X':
+		case "Z", "X":
 		default:
 			return false
 		}

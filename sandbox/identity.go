@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
+
+	"github.com/gomha/gomha/sandbox/internal/dirstate"
+	"github.com/gomha/gomha/sandbox/internal/netfilter"
 )
 
 // A host's identity on the network is its address: the packets its
@@ -29,12 +32,12 @@ import (
 var ErrNoIdentity = errors.New("sandbox hosts have no source address of their own")
 
 // snatChain is the sandbox's chain in iptables' nat table (at most 28 characters).
-func snatChain(dir string) string { return "gomha_snat_" + sandboxID(dir) }
+func snatChain(dir string) string { return "gomha_snat_" + dirstate.ID(dir) }
 
 // snatJumpSpec sends every packet that leaves a socket through the
 // sandbox's chain; it is inserted first in POSTROUTING.
 func snatJumpSpec(dir string) []string {
-	return []string{"POSTROUTING", "-m", "comment", "--comment", fmt.Sprintf(ruleTagFmt, sandboxID(dir)), "-j", snatChain(dir)}
+	return []string{"POSTROUTING", "-m", "comment", "--comment", fmt.Sprintf(ruleTagFmt, dirstate.ID(dir)), "-j", snatChain(dir)}
 }
 
 // snatRuleSpec gives the host's address to the loopback packets of sockets
@@ -45,7 +48,7 @@ func snatRuleSpec(dir, cgroup string, h Host) []string {
 }
 
 func iptablesNat(ctx context.Context, op string, spec []string) error {
-	_, err := run(ctx, "", "iptables", append([]string{"-w", "-t", "nat", op}, spec...)...)
+	_, err := netfilter.Run(ctx, "", "iptables", append([]string{"-w", "-t", "nat", op}, spec...)...)
 	return err
 }
 

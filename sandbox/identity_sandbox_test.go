@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/go-sql-driver/mysql"
+
+	"github.com/gomha/gomha/sandbox/internal/proc"
 )
 
 // TestSandboxIdentity checks, on a real 2-host sandbox (127.0.0.136-137),
@@ -41,7 +43,7 @@ func TestSandboxIdentity(t *testing.T) {
 
 	daemon := startDaemon(ctx, t, c, c.Hosts[1])
 	checkDownIdentity(ctx, t, c)
-	if alive(daemon) {
+	if proc.Alive(daemon) {
 		t.Errorf("daemon %d left by an ssh session on host2 survived Down", daemon)
 	}
 }
@@ -127,7 +129,7 @@ func startDaemon(ctx context.Context, t *testing.T, c *Cluster, h Host) int {
 		t.Fatalf("start a daemon on %s: %v: %s", h.Name, err, out)
 	}
 	p, _ := c.PIDs(h.Name)
-	if slices.Contains(descendants(p.SSHD), pid) || !cmdlineHas(pid, "sleep 613") {
+	if slices.Contains(proc.Descendants(p.SSHD), pid) || !proc.CmdlineHas(pid, "sleep 613") {
 		t.Fatalf("pid %d: want a live daemon that is no child of %s's sshd", pid, h.Name)
 	}
 	return pid

@@ -3,6 +3,8 @@ package sandbox
 import (
 	"strings"
 	"testing"
+
+	"github.com/gomha/gomha/sandbox/internal/dirstate"
 )
 
 // TestParseCgroup2Mount checks where the cgroup v2 hierarchy is looked for.
@@ -37,8 +39,8 @@ func TestParseCgroup2Mount(t *testing.T) {
 // only loopback destinations may be rewritten.
 func TestIdentityRules(t *testing.T) {
 	c := testCluster(t, 3)
-	id := sandboxID(c.Dir)
-	if sandboxID("/other") == id || len(snatChain(c.Dir)) > 28 {
+	id := dirstate.ID(c.Dir)
+	if dirstate.ID("/other") == id || len(snatChain(c.Dir)) > 28 {
 		t.Errorf("sandbox ids must differ per directory and chains fit 28 characters: %q %q", id, snatChain(c.Dir))
 	}
 	assertEq(t, cgroupName(c.Dir), "gomha_sandbox/"+id)

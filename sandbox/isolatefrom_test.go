@@ -6,6 +6,8 @@ import (
 	"net"
 	"testing"
 	"time"
+
+	"github.com/gomha/gomha/sandbox/internal/netfilter"
 )
 
 // dialFrom opens a TCP connection to addr from the local address src.
@@ -60,7 +62,7 @@ func TestSandboxIsolateFrom(t *testing.T) {
 			t.Errorf("after Heal, dial %s from %s: %v", master, src, err)
 		}
 	}
-	if useNft(ctx) {
+	if netfilter.UseNft(ctx) {
 		rules, _ := nftRules(ctx, c.FirewallChain)
 		if len(rules) != 0 {
 			t.Errorf("after Heal, rules left in chain %s: %v", c.FirewallChain, rules)

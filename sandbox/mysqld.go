@@ -6,10 +6,13 @@ import (
 	"fmt"
 	"net"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
+
+	"github.com/gomha/gomha/sandbox/internal/proc"
 )
 
 const (
@@ -79,7 +82,7 @@ func (c *Cluster) Exec(ctx context.Context, host string, stmts ...string) error 
 // waits until the admin user can connect.
 func (c *Cluster) startMysqld(ctx context.Context, h Host) error {
 	p, _ := c.PIDs(h.Name)
-	if ours(p.Mysqld, h.mysqldMarker()) {
+	if proc.Ours(p.Mysqld, h.mysqldMarker()) {
 		return fmt.Errorf("start mariadbd on %s: already running as pid %d", h.Name, p.Mysqld)
 	}
 	if err := checkFree(h.mysqlAddr()); err != nil {
@@ -89,23 +92,23 @@ func (c *Cluster) startMysqld(ctx context.Context, h Host) error {
 	if err != nil {
 		return fmt.Errorf("start mariadbd on %s: %w", h.Name, err)
 	}
-	st, err := startDetached(mariadbd, []string{h.mysqldMarker()}, filepath.Join(h.Dir, "mysqld.out"), cg)
+	st, err := proc.StartDetached(mariadbd, []string{h.mysqldMarker()}, filepath.Join(h.Dir, "mysqld.out"), proc.StartOptions{Cgroup: cg})
 	if cg != nil {
 		cg.Close()
 	}
 	if err != nil {
 		return fmt.Errorf("start mariadbd on %s: %w", h.Name, err)
 	}
-	if err := c.setPID(h.Name, intp(st.pid), nil); err != nil {
+	if err := c.setPID(h.Name, intp(st.PID), nil); err != nil {
 		return err
 	}
-	c.logger.Debug("mariadbd started", "host", h.Name, "pid", st.pid)
+	c.logger.Debug("mariadbd started", "host", h.Name, "pid", st.PID)
 	return c.waitMysqld(ctx, h, st)
 }
 
 // waitMysqld polls until the admin user connects, the process exits, or
 // readyTimeout passes.
-func (c *Cluster) waitMysqld(ctx context.Context, h Host, st started) error {
+func (c *Cluster) waitMysqld(ctx context.Context, h Host, st proc.Started) error {
 	ctx, cancel := context.WithTimeout(ctx, readyTimeout)
 	defer cancel()
 	var last error
@@ -119,11 +122,11 @@ func (c *Cluster) waitMysqld(ctx context.Context, h Host, st started) error {
 		}
 		last = err
 		select {
-		case <-st.exited:
+		case <-st.Exited:
 			return fmt.Errorf("mariadbd on %s (pid %d) exited during start-up; %s says: %s",
-				h.Name, st.pid, h.ErrorLog(), logErrors(h.ErrorLog()))
+				h.Name, st.PID, h.ErrorLog(), logErrors(h.ErrorLog()))
 		case <-ctx.Done():
-			return fmt.Errorf("wait for mariadbd on %s (pid %d): %w (last: %v)", h.Name, st.pid, ctx.Err(), last)
+			return fmt.Errorf("wait for mariadbd on %s (pid %d): %w (last: %v)", h.Name, st.PID, ctx.Err(), last)
 		case <-time.After(pollInterval):
 		}
 	}
@@ -160,7 +163,7 @@ func (c *Cluster) stopMysqld(ctx context.Context, host string, sig syscall.Signa
 	if p.Mysqld == 0 {
 		return nil
 	}
-	if err := stopPID(ctx, p.Mysqld, h.mysqldMarker(), sig, stopGrace); err != nil {
+	if err := proc.Stop(ctx, p.Mysqld, h.mysqldMarker(), sig, stopGrace); err != nil {
 		return fmt.Errorf("stop mariadbd on %s: %w", h.Name, err)
 	}
 	c.logger.Info("mariadbd stopped", "host", h.Name, "pid", p.Mysqld, "signal", sig.String())
@@ -185,4 +188,20 @@ func tcpUp(ctx context.Context, addr string, timeout time.Duration) bool {
 	}
 	conn.Close()
 	return true
+}
+
+// logErrors returns the "[ERROR]" lines near the end of a mariadbd error log,
+// or its last lines when there are none.
+func logErrors(path string) string {
+	t := proc.Tail(path, 8192)
+	var errs []string
+	for _, l := range strings.Split(t, "\n") {
+		if strings.Contains(l, "[ERROR]") {
+			errs = append(errs, strings.TrimSpace(l))
+		}
+	}
+	if len(errs) == 0 {
+		return proc.Tail(path, 600)
+	}
+	return strings.Join(errs, "; ")
 }

@@ -1,82 +1,32 @@
 package sandbox
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"net"
-	"os/exec"
 	"strings"
-	"time"
+
+	"github.com/gomha/gomha/sandbox/internal/dirstate"
+	"github.com/gomha/gomha/sandbox/internal/netfilter"
 )
 
-// nftTable is shared by all sandboxes of the machine; each sandbox owns one
-// base chain in it (Cluster.FirewallChain), hooked on input: on lo every
-// packet passes input, and a drop there is silent (a connect times out)
-// where a drop on output would fail at once with EPERM.
+// Each sandbox owns one chain of the shared table (Cluster.FirewallChain),
+// see package netfilter. Its rules are tagged "gomha_sandbox <what>"; as
+// iptables rules of every sandbox share INPUT, their tag also names the
+// chain.
 const (
-	nftTable   = "gomha_sandbox"
-	fwTimeout  = 10 * time.Second
-	ruleTagFmt = "gomha_sandbox %s"
+	ruleTagFmt    = "gomha_sandbox %s"
+	ruleTagPrefix = "gomha_sandbox "
 )
 
 // firewallChain names a sandbox's chain after its directory.
-func firewallChain(dir string) string { return "in_" + sandboxID(dir) }
+func firewallChain(dir string) string { return "in_" + dirstate.ID(dir) }
 
-// run runs a firewall command, stdin optional, and names it in the error.
-func run(ctx context.Context, stdin string, name string, args ...string) (string, error) {
-	ctx, cancel := context.WithTimeout(ctx, fwTimeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, name, args...)
-	if stdin != "" {
-		cmd.Stdin = strings.NewReader(stdin)
-	}
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		return string(out), fmt.Errorf("%s %s: %w: %s", name, strings.Join(args, " "), err, strings.TrimSpace(string(out)))
-	}
-	return string(out), nil
-}
-
-// useNft says whether nft works here; otherwise iptables is used.
-func useNft(ctx context.Context) bool {
-	_, err := run(ctx, "", "nft", "list", "tables")
-	return err == nil
-}
-
-// nftRules parses `nft -a list table inet gomha_sandbox` into the handles of
-// the rules of chain, by the address in their comment; ok is false when the
-// table or chain does not exist.
+// nftRules lists the handles of the rules of chain by their tag, less
+// "gomha_sandbox " (an address, "<addr> from <src>", "<a> cut <b>"); ok is
+// false when the table or chain does not exist.
 func nftRules(ctx context.Context, chain string) (rules map[string][]string, ok bool) {
-	out, err := run(ctx, "", "nft", "-a", "list", "table", "inet", nftTable)
-	if err != nil {
-		return nil, false
-	}
-	return parseNftRules(out, chain)
-}
-
-func parseNftRules(out, chain string) (map[string][]string, bool) {
-	rules := map[string][]string{}
-	found, in := false, false
-	sc := bufio.NewScanner(strings.NewReader(out))
-	for sc.Scan() {
-		f := strings.Fields(sc.Text())
-		if len(f) >= 2 && f[0] == "chain" {
-			in = f[1] == chain
-			found = found || in
-			continue
-		}
-		line := sc.Text()
-		i := strings.Index(line, `comment "gomha_sandbox `)
-		j := strings.LastIndex(line, "# handle ")
-		if !in || i < 0 || j < 0 {
-			continue
-		}
-		rest := line[i+len(`comment "gomha_sandbox `):]
-		addr, _, _ := strings.Cut(rest, `"`)
-		rules[addr] = append(rules[addr], strings.TrimSpace(line[j+len("# handle "):]))
-	}
-	return rules, found
+	return netfilter.Rules(ctx, chain, ruleTagPrefix)
 }
 
 // nftPairDrop renders the nft script that drops, in the sandbox's input
@@ -87,13 +37,11 @@ func parseNftRules(out, chain string) (map[string][]string, bool) {
 // the input hook already de-NATed, addressed to 127.0.0.1; the conntrack
 // reply tuple still names the host's address.
 func nftPairDrop(chain, x, y, tag string) string {
-	return fmt.Sprintf("add table inet %[1]s\n"+
-		"add chain inet %[1]s %[2]s { type filter hook input priority -10; policy accept; }\n"+
-		"add rule inet %[1]s %[2]s ip saddr %[4]s ip daddr %[3]s drop comment %[5]q\n"+
-		"add rule inet %[1]s %[2]s ip saddr %[3]s ip daddr %[4]s drop comment %[5]q\n"+
-		"add rule inet %[1]s %[2]s ct reply ip saddr %[4]s ct reply ip daddr %[3]s drop comment %[5]q\n"+
-		"add rule inet %[1]s %[2]s ct reply ip saddr %[3]s ct reply ip daddr %[4]s drop comment %[5]q\n",
-		nftTable, chain, x, y, tag)
+	return netfilter.ChainScript(chain) +
+		netfilter.DropRule(chain, "ip saddr "+y+" ip daddr "+x, tag) +
+		netfilter.DropRule(chain, "ip saddr "+x+" ip daddr "+y, tag) +
+		netfilter.DropRule(chain, "ct reply ip saddr "+y+" ct reply ip daddr "+x, tag) +
+		netfilter.DropRule(chain, "ct reply ip saddr "+x+" ct reply ip daddr "+y, tag)
 }
 
 // iptablesPairSpecs are the same drops as iptables INPUT rules.
@@ -131,21 +79,18 @@ func (c *Cluster) Isolate(ctx context.Context, host string) error {
 	if c.isolated(ctx, h) {
 		return nil
 	}
-	if useNft(ctx) {
+	if netfilter.UseNft(ctx) {
 		tag := fmt.Sprintf(ruleTagFmt, h.Addr)
-		script := fmt.Sprintf("add table inet %[1]s\n"+
-			"add chain inet %[1]s %[2]s { type filter hook input priority -10; policy accept; }\n"+
-			"add rule inet %[1]s %[2]s ip saddr %[3]s drop comment %[4]q\n"+
-			"add rule inet %[1]s %[2]s ip daddr %[3]s drop comment %[4]q\n"+
-			"add rule inet %[1]s %[2]s ct reply ip saddr %[3]s drop comment %[4]q\n"+
-			"add rule inet %[1]s %[2]s ct reply ip daddr %[3]s drop comment %[4]q\n",
-			nftTable, c.FirewallChain, h.Addr, tag)
-		if _, err := run(ctx, script, "nft", "-f", "-"); err != nil {
+		script := netfilter.ChainScript(c.FirewallChain)
+		for _, m := range []string{"ip saddr", "ip daddr", "ct reply ip saddr", "ct reply ip daddr"} {
+			script += netfilter.DropRule(c.FirewallChain, m+" "+h.Addr, tag)
+		}
+		if _, err := netfilter.Run(ctx, script, "nft", "-f", "-"); err != nil {
 			return fmt.Errorf("isolate %s: %w", h.Name, err)
 		}
 	} else {
 		for _, flag := range isolateFlags {
-			if _, err := run(ctx, "", "iptables", append([]string{"-w", "-I"}, iptablesSpec(c.FirewallChain, h.Addr, flag)...)...); err != nil {
+			if _, err := netfilter.Iptables(ctx, "-I", iptablesSpec(c.FirewallChain, h.Addr, flag)); err != nil {
 				return fmt.Errorf("isolate %s: %w", h.Name, err)
 			}
 		}
@@ -172,14 +117,14 @@ func (c *Cluster) heal(ctx context.Context, h Host) error {
 	if err := c.removeCuts(ctx, func(a, b string) bool { return a == h.Addr || b == h.Addr }); err != nil {
 		return fmt.Errorf("heal %s: %w", h.Name, err)
 	}
-	if useNft(ctx) {
+	if netfilter.UseNft(ctx) {
 		rules, _ := nftRules(ctx, c.FirewallChain)
 		for tag, handles := range rules {
 			if tag != h.Addr && !strings.HasPrefix(tag, h.Addr+fromSep) {
 				continue
 			}
 			for _, handle := range handles {
-				if _, err := run(ctx, "", "nft", "delete", "rule", "inet", nftTable, c.FirewallChain, "handle", handle); err != nil {
+				if err := netfilter.DeleteRule(ctx, c.FirewallChain, handle); err != nil {
 					return fmt.Errorf("heal %s: %w", h.Name, err)
 				}
 			}
@@ -192,10 +137,10 @@ func (c *Cluster) heal(ctx context.Context, h Host) error {
 	for _, flag := range isolateFlags {
 		spec := iptablesSpec(c.FirewallChain, h.Addr, flag)
 		for i := 0; i < 10; i++ { // -I twice leaves two copies
-			if _, err := run(ctx, "", "iptables", append([]string{"-w", "-C"}, spec...)...); err != nil {
+			if _, err := netfilter.Iptables(ctx, "-C", spec); err != nil {
 				break
 			}
-			if _, err := run(ctx, "", "iptables", append([]string{"-w", "-D"}, spec...)...); err != nil {
+			if _, err := netfilter.Iptables(ctx, "-D", spec); err != nil {
 				return fmt.Errorf("heal %s: %w", h.Name, err)
 			}
 		}
@@ -205,18 +150,18 @@ func (c *Cluster) heal(ctx context.Context, h Host) error {
 
 // isolated says whether Isolate's rules for h are in place.
 func (c *Cluster) isolated(ctx context.Context, h Host) bool {
-	if useNft(ctx) {
+	if netfilter.UseNft(ctx) {
 		rules, _ := nftRules(ctx, c.FirewallChain)
 		return len(rules[h.Addr]) > 0
 	}
-	_, err := run(ctx, "", "iptables", append([]string{"-w", "-C"}, iptablesSpec(c.FirewallChain, h.Addr, "-s")...)...)
+	_, err := netfilter.Iptables(ctx, "-C", iptablesSpec(c.FirewallChain, h.Addr, "-s"))
 	return err == nil
 }
 
 // removeFirewall deletes every rule of this sandbox: its nft chain (and the
 // shared table when no other sandbox has a chain in it), or its iptables rules.
 func (c *Cluster) removeFirewall(ctx context.Context) error {
-	if !useNft(ctx) {
+	if !netfilter.UseNft(ctx) {
 		for _, h := range c.Hosts {
 			if err := c.heal(ctx, h); err != nil {
 				return err
@@ -224,19 +169,7 @@ func (c *Cluster) removeFirewall(ctx context.Context) error {
 		}
 		return nil
 	}
-	if _, ok := nftRules(ctx, c.FirewallChain); ok {
-		script := fmt.Sprintf("flush chain inet %[1]s %[2]s\ndelete chain inet %[1]s %[2]s\n", nftTable, c.FirewallChain)
-		if _, err := run(ctx, script, "nft", "-f", "-"); err != nil {
-			return fmt.Errorf("remove firewall chain of sandbox %s: %w", c.Dir, err)
-		}
-	}
-	out, err := run(ctx, "", "nft", "list", "table", "inet", nftTable)
-	if err == nil && !strings.Contains(out, "chain ") {
-		if _, err := run(ctx, "", "nft", "delete", "table", "inet", nftTable); err != nil {
-			return fmt.Errorf("remove empty table %s: %w", nftTable, err)
-		}
-	}
-	return nil
+	return netfilter.RemoveChain(ctx, c.FirewallChain, "sandbox "+c.Dir)
 }
 
 // fromSep joins a host's address and a source address in the tag of
@@ -260,14 +193,14 @@ func (c *Cluster) IsolateFrom(ctx context.Context, host, src string) error {
 		return fmt.Errorf("isolate %s from %q: not an IPv4 address", h.Name, src)
 	}
 	src = ip.String()
-	if useNft(ctx) {
+	if netfilter.UseNft(ctx) {
 		tag := fmt.Sprintf(ruleTagFmt, h.Addr+fromSep+src)
-		if _, err := run(ctx, nftPairDrop(c.FirewallChain, h.Addr, src, tag), "nft", "-f", "-"); err != nil {
+		if _, err := netfilter.Run(ctx, nftPairDrop(c.FirewallChain, h.Addr, src, tag), "nft", "-f", "-"); err != nil {
 			return fmt.Errorf("isolate %s from %s: %w", h.Name, src, err)
 		}
 	} else {
 		for _, spec := range iptablesFromSpecs(c.FirewallChain, h.Addr, src) {
-			if _, err := run(ctx, "", "iptables", append([]string{"-w", "-I"}, spec...)...); err != nil {
+			if _, err := netfilter.Iptables(ctx, "-I", spec); err != nil {
 				return fmt.Errorf("isolate %s from %s: %w", h.Name, src, err)
 			}
 		}
@@ -284,7 +217,7 @@ func iptablesFromSpecs(chain, addr, src string) [][]string {
 // healFromIptables deletes the iptables rules IsolateFrom added for h, the
 // source addresses being read back from the rules' comments.
 func (c *Cluster) healFromIptables(ctx context.Context, h Host) error {
-	out, err := run(ctx, "", "iptables", "-w", "-S", "INPUT")
+	out, err := netfilter.Iptables(ctx, "-S", []string{"INPUT"})
 	if err != nil {
 		return fmt.Errorf("heal %s: %w", h.Name, err)
 	}
@@ -298,11 +231,7 @@ func (c *Cluster) healFromIptables(ctx context.Context, h Host) error {
 	}
 	for src := range srcs {
 		for _, spec := range iptablesFromSpecs(c.FirewallChain, h.Addr, src) {
-			for i := 0; i < 10; i++ {
-				if _, err := run(ctx, "", "iptables", append([]string{"-w", "-D"}, spec...)...); err != nil {
-					break
-				}
-			}
+			netfilter.DeleteIptables(ctx, spec)
 		}
 	}
 	return nil

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"gopkg.in/ini.v1"
+
+	"github.com/gomha/gomha/sandbox/internal/proc"
 )
 
 // requireBinaries skips when the servers are not installed, except in CI
@@ -154,7 +156,7 @@ func TestSandboxFilePos(t *testing.T) {
 	var sessPIDs []int
 	for deadline := time.Now().Add(10 * time.Second); len(sessPIDs) < 2 && time.Now().Before(deadline); {
 		time.Sleep(50 * time.Millisecond)
-		sessPIDs = descendants(p2.SSHD) // session processes and the remote sleep
+		sessPIDs = proc.Descendants(p2.SSHD) // session processes and the remote sleep
 	}
 	if len(sessPIDs) < 2 {
 		t.Fatalf("ssh session on host2 did not start: descendants of sshd %v", sessPIDs)
@@ -163,7 +165,7 @@ func TestSandboxFilePos(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, pid := range sessPIDs {
-		if alive(pid) {
+		if proc.Alive(pid) {
 			t.Errorf("session process %d of host2's sshd survived KillHost", pid)
 		}
 	}
@@ -373,7 +375,7 @@ func checkDown(ctx context.Context, t *testing.T, c *Cluster) {
 		t.Fatal(err)
 	}
 	for _, pid := range recorded {
-		if alive(pid) {
+		if proc.Alive(pid) {
 			t.Errorf("pid %d still alive after Down", pid)
 		}
 	}
@@ -389,7 +391,7 @@ func noProcess(t *testing.T, dir string) {
 	ents, _ := os.ReadDir("/proc")
 	for _, e := range ents {
 		pid, err := strconv.Atoi(e.Name())
-		if err == nil && alive(pid) && cmdlineHas(pid, dir+"/") {
+		if err == nil && proc.Alive(pid) && proc.CmdlineHas(pid, dir+"/") {
 			t.Errorf("pid %d still runs with %s in its command line", pid, dir)
 		}
 	}

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/gomha/gomha/sandbox/internal/proc"
 )
 
 const sshdPath = "/usr/sbin/sshd" // sshd re-executes itself: absolute path required
@@ -70,7 +72,7 @@ func (c *Cluster) setupSSH(ctx context.Context) error {
 // records its pid and waits until its port accepts connections.
 func (c *Cluster) startSSHD(ctx context.Context, h Host) error {
 	p, _ := c.PIDs(h.Name)
-	if ours(p.SSHD, h.sshdMarker()) {
+	if proc.Ours(p.SSHD, h.sshdMarker()) {
 		return fmt.Errorf("start sshd on %s: already running as pid %d", h.Name, p.SSHD)
 	}
 	// privilege separation directory, normally made by the system unit
@@ -85,29 +87,29 @@ func (c *Cluster) startSSHD(ctx context.Context, h Host) error {
 	if err != nil {
 		return fmt.Errorf("start sshd on %s: %w", h.Name, err)
 	}
-	st, err := startDetached(sshdPath, []string{"-D", "-f", h.sshdConfig(), "-E", logPath}, filepath.Join(h.Dir, "sshd.out"), cg)
+	st, err := proc.StartDetached(sshdPath, []string{"-D", "-f", h.sshdConfig(), "-E", logPath}, filepath.Join(h.Dir, "sshd.out"), proc.StartOptions{Cgroup: cg})
 	if cg != nil {
 		cg.Close()
 	}
 	if err != nil {
 		return fmt.Errorf("start sshd on %s: %w", h.Name, err)
 	}
-	if err := c.setPID(h.Name, nil, intp(st.pid)); err != nil {
+	if err := c.setPID(h.Name, nil, intp(st.PID)); err != nil {
 		return err
 	}
 	ctx, cancel := context.WithTimeout(ctx, readyTimeout)
 	defer cancel()
 	for !tcpUp(ctx, h.sshAddr(), dialTimeout) {
 		select {
-		case <-st.exited:
+		case <-st.Exited:
 			return fmt.Errorf("sshd on %s (pid %d) exited during start-up; %s says: %s",
-				h.Name, st.pid, logPath, tail(logPath, 1000))
+				h.Name, st.PID, logPath, proc.Tail(logPath, 1000))
 		case <-ctx.Done():
-			return fmt.Errorf("wait for sshd on %s (pid %d): %w", h.Name, st.pid, ctx.Err())
+			return fmt.Errorf("wait for sshd on %s (pid %d): %w", h.Name, st.PID, ctx.Err())
 		case <-time.After(pollInterval):
 		}
 	}
-	c.logger.Debug("sshd started", "host", h.Name, "pid", st.pid)
+	c.logger.Debug("sshd started", "host", h.Name, "pid", st.PID)
 	return nil
 }
 
@@ -117,7 +119,7 @@ func (c *Cluster) killSSHD(ctx context.Context, h Host) error {
 	if p.SSHD == 0 {
 		return nil
 	}
-	if err := killTree(ctx, p.SSHD, h.sshdMarker()); err != nil {
+	if err := proc.KillTree(ctx, p.SSHD, h.sshdMarker()); err != nil {
 		return fmt.Errorf("kill sshd on %s: %w", h.Name, err)
 	}
 	return c.setPID(h.Name, nil, intp(0))
@@ -143,12 +145,12 @@ func (c *Cluster) StartHost(ctx context.Context, host string) error {
 		return err
 	}
 	p, _ := c.PIDs(h.Name)
-	if !ours(p.SSHD, h.sshdMarker()) {
+	if !proc.Ours(p.SSHD, h.sshdMarker()) {
 		if err := c.startSSHD(ctx, h); err != nil {
 			return err
 		}
 	}
-	if !ours(p.Mysqld, h.mysqldMarker()) {
+	if !proc.Ours(p.Mysqld, h.mysqldMarker()) {
 		return c.startMysqld(ctx, h)
 	}
 	return nil

@@ -1,12 +1,12 @@
 package sandbox
 
 import (
-	"encoding/json"
 	"fmt"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/gomha/gomha/sandbox/internal/dirstate"
 )
 
 // record is the on-disk form of a Cluster (Dir/sandbox.json, mode 0600: it
@@ -65,29 +65,7 @@ func fromRecord(r record, logger *slog.Logger) *Cluster {
 func (c *Cluster) save() error {
 	c.saveMu.Lock()
 	defer c.saveMu.Unlock()
-	b, err := json.MarshalIndent(c.record(), "", "  ")
-	if err != nil {
-		return fmt.Errorf("encode sandbox state of %s: %w", c.Dir, err)
-	}
-	path := filepath.Join(c.Dir, stateFile)
-	tmp, err := os.CreateTemp(c.Dir, stateFile+".tmp*")
-	if err != nil {
-		return fmt.Errorf("write sandbox state %s: %w", path, err)
-	}
-	defer os.Remove(tmp.Name())
-	if err := tmp.Chmod(0o600); err == nil {
-		_, err = tmp.Write(append(b, '\n'))
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	if err != nil {
-		return fmt.Errorf("write sandbox state %s: %w", path, err)
-	}
-	return nil
+	return dirstate.Save(c.Dir, stateFile, "sandbox state", c.record())
 }
 
 // Open loads a sandbox from dir/sandbox.json as written by Up. Its logger
@@ -109,16 +87,11 @@ func Open(dir string) (*Cluster, error) {
 
 func readRecord(dir string) (record, error) {
 	var r record
-	path := filepath.Join(dir, stateFile)
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return r, fmt.Errorf("open sandbox: %w", err)
-	}
-	if err := json.Unmarshal(b, &r); err != nil {
-		return r, fmt.Errorf("open sandbox: decode %s: %w", path, err)
+	if err := dirstate.Load(dir, stateFile, "sandbox", &r); err != nil {
+		return r, err
 	}
 	if r.Version != recordVersion || len(r.Hosts) == 0 {
-		return r, fmt.Errorf("open sandbox: %s: unsupported version %d or no hosts", path, r.Version)
+		return r, fmt.Errorf("open sandbox: %s: unsupported version %d or no hosts", filepath.Join(dir, stateFile), r.Version)
 	}
 	return r, nil
 }

@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"golang.org/x/sync/errgroup"
+
+	"github.com/gomha/gomha/sandbox/internal/proc"
 )
 
 // Roles reported by Status.
@@ -92,7 +94,7 @@ func (c *Cluster) hostStatus(ctx context.Context, h Host) HostStatus {
 	s := HostStatus{Host: h, MysqldPID: p.Mysqld, SSHDPID: p.SSHD}
 	iso := c.isolated(ctx, h)
 	s.Isolated = iso
-	mAlive, sAlive := ours(p.Mysqld, h.mysqldMarker()), ours(p.SSHD, h.sshdMarker())
+	mAlive, sAlive := proc.Ours(p.Mysqld, h.mysqldMarker()), proc.Ours(p.SSHD, h.sshdMarker())
 	s.Frozen = mAlive && frozen(p.Mysqld)
 	if iso {
 		s.MysqldRunning, s.SSHDRunning = mAlive, sAlive

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"golang.org/x/sync/errgroup"
+
+	"github.com/gomha/gomha/sandbox/internal/proc"
 )
 
 // Up deploys a cluster as described by opts: one mariadbd and one sshd per
@@ -62,7 +64,7 @@ func (c *Cluster) prepareDir(ctx context.Context) error {
 		oc := fromRecord(old, c.logger)
 		for name, p := range oc.pids {
 			h, herr := oc.Host(name)
-			if herr == nil && (ours(p.Mysqld, h.mysqldMarker()) || ours(p.SSHD, h.sshdMarker())) {
+			if herr == nil && (proc.Ours(p.Mysqld, h.mysqldMarker()) || proc.Ours(p.SSHD, h.sshdMarker())) {
 				return fmt.Errorf("sandbox up in %s: %s still has live processes: %w", c.Dir, name, ErrRunning)
 			}
 		}

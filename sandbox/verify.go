@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/gomha/gomha/sandbox/internal/proc"
 )
 
 // Sentinel errors of the verification helpers, for errors.Is.
@@ -130,7 +132,7 @@ func (c *Cluster) replicasToVerify(m Host, skip []string) ([]Host, error) {
 	}
 	var out []Host
 	for _, h := range c.Hosts {
-		if p, _ := c.PIDs(h.Name); !skipped[h.Name] && ours(p.Mysqld, h.mysqldMarker()) {
+		if p, _ := c.PIDs(h.Name); !skipped[h.Name] && proc.Ours(p.Mysqld, h.mysqldMarker()) {
 			out = append(out, h)
 		}
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"os"
@@ -158,20 +159,36 @@ func mode(gtid bool) string {
 }
 
 func newSandboxDownCmd(dir *string) *cobra.Command {
+	return newDownCmd(dir, "sandbox", "Stop every process the sandbox started (and remove DIR with --remove)",
+		"also remove the sandbox directory", sandbox.Open, func(*sandbox.Cluster) string { return *dir })
+}
+
+// downer is what `down` does to either kind of sandbox.
+type downer interface {
+	SetLogger(*slog.Logger)
+	Down(context.Context) error
+	Destroy(context.Context) error
+}
+
+// newDownCmd builds the `down` of a kind of sandbox ("sandbox", "etcd
+// sandbox"): a missing DIR is no sandbox, not an error; open loads the one in
+// DIR, and done says what was stopped, after "<kind> down: ".
+func newDownCmd[C downer](dir *string, kind, short, removeUsage string, open func(string) (C, error), done func(C) string) *cobra.Command {
 	var remove bool
 	cmd := &cobra.Command{
 		Use:   "down --dir DIR",
-		Short: "Stop every process the sandbox started (and remove DIR with --remove)",
+		Short: short,
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if _, err := os.Stat(*dir); os.IsNotExist(err) {
-				fmt.Fprintf(cmd.OutOrStdout(), "no sandbox in %s\n", *dir)
+				fmt.Fprintf(cmd.OutOrStdout(), "no %s in %s\n", kind, *dir)
 				return nil
 			}
-			c, err := openSandbox(cmd, *dir)
+			c, err := open(*dir)
 			if err != nil {
 				return err
 			}
+			c.SetLogger(cliLogger(cmd))
 			if remove {
 				err = c.Destroy(cmd.Context())
 			} else {
@@ -180,11 +197,11 @@ func newSandboxDownCmd(dir *string) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "sandbox down: %s\n", *dir)
+			fmt.Fprintf(cmd.OutOrStdout(), "%s down: %s\n", kind, done(c))
 			return nil
 		},
 	}
-	cmd.Flags().BoolVar(&remove, "remove", false, "also remove the sandbox directory")
+	cmd.Flags().BoolVar(&remove, "remove", false, removeUsage)
 	return cmd
 }
 

@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -58,33 +57,8 @@ func newSandboxEtcdUpCmd(dir *string) *cobra.Command {
 }
 
 func newSandboxEtcdDownCmd(dir *string) *cobra.Command {
-	var remove bool
-	cmd := &cobra.Command{
-		Use:   "down --dir DIR",
-		Short: "Stop the etcd members started in DIR and undo its cuts (and remove DIR with --remove)",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if _, err := os.Stat(*dir); os.IsNotExist(err) {
-				fmt.Fprintf(cmd.OutOrStdout(), "no etcd sandbox in %s\n", *dir)
-				return nil
-			}
-			c, err := etcdsandbox.Open(*dir)
-			if err != nil {
-				return err
-			}
-			c.SetLogger(cliLogger(cmd))
-			if remove {
-				err = c.Destroy(cmd.Context())
-			} else {
-				err = c.Down(cmd.Context())
-			}
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "etcd sandbox down: %s (endpoints were %s)\n", c.Dir, strings.Join(c.Endpoints(), ","))
-			return nil
-		},
-	}
-	cmd.Flags().BoolVar(&remove, "remove", false, "also remove the directory and its data")
-	return cmd
+	return newDownCmd(dir, "etcd sandbox", "Stop the etcd members started in DIR and undo its cuts (and remove DIR with --remove)",
+		"also remove the directory and its data", etcdsandbox.Open, func(c *etcdsandbox.Cluster) string {
+			return fmt.Sprintf("%s (endpoints were %s)", c.Dir, strings.Join(c.Endpoints(), ","))
+		})
 }

@@ -2,8 +2,6 @@ package etcdsandbox
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -13,6 +11,9 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/gomha/gomha/sandbox/internal/dirstate"
+	"github.com/gomha/gomha/sandbox/internal/proc"
 )
 
 // Sentinel errors callers can test with errors.Is.
@@ -56,12 +57,6 @@ type Cluster struct {
 	exited []<-chan struct{} // nil for a member this process did not start
 
 	saveMu sync.Mutex
-}
-
-// sandboxID names a sandbox after its directory, as sandbox does.
-func sandboxID(dir string) string {
-	h := sha256.Sum256([]byte(dir))
-	return hex.EncodeToString(h[:4])
 }
 
 // Up starts the members that are not running, each its own /usr/bin/etcd
@@ -128,7 +123,7 @@ func prepare(o Options) (*Cluster, error) {
 			return nil, fmt.Errorf("etcd sandbox: %s is not empty: %w", o.Dir, ErrNotSandbox)
 		}
 		fresh = true
-		id := sandboxID(o.Dir)
+		id := dirstate.ID(o.Dir)
 		c = &Cluster{
 			Dir: o.Dir, Members: want, Token: "gomha-etcdsandbox-" + id,
 			FirewallChain: "etcd_" + id, logger: o.Logger,
@@ -201,7 +196,7 @@ func (c *Cluster) Running(i int) bool {
 	if i < 0 || i >= len(c.Members) {
 		return false
 	}
-	return ours(c.PID(i), c.Members[i].marker())
+	return proc.Ours(c.PID(i), c.Members[i].marker())
 }
 
 // SetLogger replaces the logger (Open's discards).

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/gomha/gomha/sandbox/internal/proc"
 )
 
 // TestMemberFaultsSandbox: the leader member killed, writes go on and a
@@ -117,7 +119,7 @@ func TestStopStartSandbox(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("leader %s stopped in %v", c.Member(leader).Name, time.Since(t0).Round(time.Millisecond))
-	if c.Running(leader) || c.PID(leader) != 0 || alive(pid) {
+	if c.Running(leader) || c.PID(leader) != 0 || proc.Alive(pid) {
 		t.Fatalf("%s still recorded or alive (pid %d)", c.Member(leader).Name, pid)
 	}
 	cli := newClient(t, ClientConfig(c.Endpoints(), ""))

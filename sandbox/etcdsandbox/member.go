@@ -3,21 +3,24 @@ package etcdsandbox
 import (
 	"context"
 	"fmt"
+	"strings"
 	"syscall"
 	"time"
+
+	"github.com/gomha/gomha/sandbox/internal/proc"
 )
 
 // startProcess starts member i's etcd and records its pid (not saved).
 func (c *Cluster) startProcess(i int) error {
 	m := c.Members[i]
-	p, err := startDetached(c.Binary, m.args(c.Members, c.Token, c.timing), m.LogPath, c.tied)
+	p, err := proc.StartDetached(c.Binary, m.args(c.Members, c.Token, c.timing), m.LogPath, proc.StartOptions{Tied: c.tied})
 	if err != nil {
 		return fmt.Errorf("etcd sandbox member %s (%s): %w", m.Name, m.Addr, err)
 	}
 	c.mu.Lock()
-	c.pids[i], c.exited[i] = p.pid, p.exited
+	c.pids[i], c.exited[i] = p.PID, p.Exited
 	c.mu.Unlock()
-	c.logger.Info("etcd member started", "member", m.Name, "addr", m.Addr, "pid", p.pid, "log", m.LogPath)
+	c.logger.Info("etcd member started", "member", m.Name, "addr", m.Addr, "pid", p.PID, "log", m.LogPath)
 	return nil
 }
 
@@ -47,7 +50,7 @@ func (c *Cluster) signal(ctx context.Context, i int, sig syscall.Signal) error {
 		return err
 	}
 	pid := c.PID(i)
-	if err := stopPID(ctx, pid, m.marker(), sig, stopGrace); err != nil {
+	if err := proc.Stop(ctx, pid, m.marker(), sig, stopGrace); err != nil {
 		return fmt.Errorf("stop etcd member %s (%s, pid %d): %w", m.Name, m.Addr, pid, err)
 	}
 	c.mu.Lock()
@@ -102,4 +105,23 @@ func (c *Cluster) Start(ctx context.Context, i int) error {
 	}
 	c.logger.Info("etcd member rejoined", "member", m.Name, "addr", m.Addr, "duration", time.Since(t0).Round(time.Millisecond))
 	return nil
+}
+
+// logTail returns, on one line for an error message, the error lines among
+// the last lines of an etcd log (zap JSON, one object a line), or its last
+// two lines when none is an error.
+func logTail(path string) string {
+	lines := proc.TailLines(path, 8192)
+	var errs []string
+	for _, l := range lines {
+		for _, lvl := range []string{`"level":"error"`, `"level":"fatal"`, `"level":"panic"`} {
+			if strings.Contains(l, lvl) {
+				errs = append(errs, strings.TrimSpace(l))
+			}
+		}
+	}
+	if len(errs) == 0 {
+		errs = lines[max(len(lines)-2, 0):]
+	}
+	return strings.Join(errs[max(len(errs)-3, 0):], " | ")
 }

@@ -1,64 +1,35 @@
 package etcdsandbox
 
-// Network faults, as sandbox/netfilter.go does them for MySQL hosts: drops
-// in the input hook (on lo every packet passes input, and a drop there is
-// silent: a connect or a call times out, where a drop on output would fail
-// at once with EPERM), in the table every sandbox of the machine shares,
+// Network faults, as sandbox does them for MySQL hosts, in the table
+// every sandbox of the machine shares (see sandbox/internal/netfilter),
 // each sandbox with a chain of its own (Cluster.FirewallChain); iptables
 // INPUT rules tagged with that chain where nft does not work.
 
 import (
-	"bufio"
 	"context"
 	"fmt"
+	"maps"
 	"net"
-	"os/exec"
 	"slices"
 	"strings"
-	"time"
-)
 
-const (
-	nftTable  = "gomha_sandbox"
-	fwTimeout = 10 * time.Second
+	"github.com/gomha/gomha/sandbox/internal/netfilter"
 )
 
 // cutTag is the comment of the rules of Cut(src): "gomha_sandbox <chain>
 // cut <src>", the chain naming the sandbox as iptables rules share INPUT.
 func cutTag(chain, src string) string { return "gomha_sandbox " + chain + " cut " + src }
 
-// run runs a firewall command, stdin optional, and names it in the error.
-func run(ctx context.Context, stdin string, name string, args ...string) (string, error) {
-	ctx, cancel := context.WithTimeout(ctx, fwTimeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, name, args...)
-	if stdin != "" {
-		cmd.Stdin = strings.NewReader(stdin)
-	}
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		return string(out), fmt.Errorf("%s %s: %w: %s", name, strings.Join(args, " "), err, strings.TrimSpace(string(out)))
-	}
-	return string(out), nil
-}
-
-// useNft says whether nft works here; otherwise iptables is used.
-func useNft(ctx context.Context) bool {
-	_, err := run(ctx, "", "nft", "list", "tables")
-	return err == nil
-}
-
 // nftCutScript renders the nft script that drops every packet between src
 // and each member address, both ways.
 func nftCutScript(chain, src string, addrs []string) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "add table inet %[1]s\nadd chain inet %[1]s %[2]s { type filter hook input priority -10; policy accept; }\n", nftTable, chain)
+	script := netfilter.ChainScript(chain)
 	for _, a := range addrs {
 		for _, p := range [][2]string{{src, a}, {a, src}} {
-			fmt.Fprintf(&b, "add rule inet %s %s ip saddr %s ip daddr %s drop comment %q\n", nftTable, chain, p[0], p[1], cutTag(chain, src))
+			script += netfilter.DropRule(chain, "ip saddr "+p[0]+" ip daddr "+p[1], cutTag(chain, src))
 		}
 	}
-	return b.String()
+	return script
 }
 
 // iptablesCutSpecs are the same drops as iptables INPUT rules.
@@ -72,30 +43,10 @@ func iptablesCutSpecs(chain, src string, addrs []string) [][]string {
 	return specs
 }
 
-// parseNftCuts reads `nft -a list table inet gomha_sandbox` into the
-// handles of chain's Cut rules by source address; ok is false when the
-// chain does not exist.
-func parseNftCuts(out, chain string) (cuts map[string][]string, ok bool) {
-	cuts = map[string][]string{}
-	prefix := `comment "` + cutTag(chain, "")
-	in := false
-	sc := bufio.NewScanner(strings.NewReader(out))
-	for sc.Scan() {
-		line := sc.Text()
-		if f := strings.Fields(line); len(f) >= 2 && f[0] == "chain" {
-			in = f[1] == chain
-			ok = ok || in
-			continue
-		}
-		i := strings.Index(line, prefix)
-		j := strings.LastIndex(line, "# handle ")
-		if !in || i < 0 || j < 0 {
-			continue
-		}
-		src, _, _ := strings.Cut(line[i+len(prefix):], `"`)
-		cuts[src] = append(cuts[src], strings.TrimSpace(line[j+len("# handle "):]))
-	}
-	return cuts, ok
+// nftCuts lists the handles of chain's Cut rules by source address; ok is
+// false when the table or chain does not exist.
+func nftCuts(ctx context.Context, chain string) (cuts map[string][]string, ok bool) {
+	return netfilter.Rules(ctx, chain, cutTag(chain, ""))
 }
 
 // parseIptablesCuts reads the sources of chain's Cut rules back from
@@ -158,13 +109,13 @@ func (c *Cluster) Cut(ctx context.Context, src string) error {
 	if slices.Contains(cuts, s) {
 		return nil
 	}
-	if useNft(ctx) {
-		if _, err := run(ctx, nftCutScript(c.FirewallChain, s, c.addrs()), "nft", "-f", "-"); err != nil {
+	if netfilter.UseNft(ctx) {
+		if _, err := netfilter.Run(ctx, nftCutScript(c.FirewallChain, s, c.addrs()), "nft", "-f", "-"); err != nil {
 			return fmt.Errorf("cut %s from etcd: %w", s, err)
 		}
 	} else {
 		for _, spec := range iptablesCutSpecs(c.FirewallChain, s, c.addrs()) {
-			if _, err := run(ctx, "", "iptables", append([]string{"-w", "-I"}, spec...)...); err != nil {
+			if _, err := netfilter.Iptables(ctx, "-I", spec); err != nil {
 				return fmt.Errorf("cut %s from etcd: %w", s, err)
 			}
 		}
@@ -187,45 +138,28 @@ func (c *Cluster) Join(ctx context.Context, src string) error {
 }
 
 func (c *Cluster) join(ctx context.Context, src string) error {
-	if useNft(ctx) {
-		out, err := run(ctx, "", "nft", "-a", "list", "table", "inet", nftTable)
-		if err != nil {
-			return nil // no table: nothing cut
-		}
-		cuts, _ := parseNftCuts(out, c.FirewallChain)
+	if netfilter.UseNft(ctx) {
+		cuts, _ := nftCuts(ctx, c.FirewallChain) // no table: nothing cut
 		for _, h := range cuts[src] {
-			if _, err := run(ctx, "", "nft", "delete", "rule", "inet", nftTable, c.FirewallChain, "handle", h); err != nil {
+			if err := netfilter.DeleteRule(ctx, c.FirewallChain, h); err != nil {
 				return err
 			}
 		}
 		return nil
 	}
 	for _, spec := range iptablesCutSpecs(c.FirewallChain, src, c.addrs()) {
-		for range 10 { // -I twice leaves two copies
-			if _, err := run(ctx, "", "iptables", append([]string{"-w", "-D"}, spec...)...); err != nil {
-				break
-			}
-		}
+		netfilter.DeleteIptables(ctx, spec)
 	}
 	return nil
 }
 
 // Cuts lists the source addresses currently cut from the cluster.
 func (c *Cluster) Cuts(ctx context.Context) ([]string, error) {
-	if useNft(ctx) {
-		out, err := run(ctx, "", "nft", "-a", "list", "table", "inet", nftTable)
-		if err != nil {
-			return nil, nil // no table: nothing cut
-		}
-		cuts, _ := parseNftCuts(out, c.FirewallChain)
-		srcs := make([]string, 0, len(cuts))
-		for s := range cuts {
-			srcs = append(srcs, s)
-		}
-		slices.Sort(srcs)
-		return srcs, nil
+	if netfilter.UseNft(ctx) {
+		cuts, _ := nftCuts(ctx, c.FirewallChain) // no table: nothing cut
+		return slices.Sorted(maps.Keys(cuts)), nil
 	}
-	out, err := run(ctx, "", "iptables", "-w", "-S", "INPUT")
+	out, err := netfilter.Iptables(ctx, "-S", []string{"INPUT"})
 	if err != nil {
 		return nil, err
 	}
@@ -236,7 +170,7 @@ func (c *Cluster) Cuts(ctx context.Context) ([]string, error) {
 // the shared table when no other sandbox has a chain in it), or its
 // iptables rules.
 func (c *Cluster) removeFirewall(ctx context.Context) error {
-	if !useNft(ctx) {
+	if !netfilter.UseNft(ctx) {
 		srcs, err := c.Cuts(ctx)
 		if err != nil {
 			return fmt.Errorf("remove firewall rules of etcd sandbox %s: %w", c.Dir, err)
@@ -248,21 +182,5 @@ func (c *Cluster) removeFirewall(ctx context.Context) error {
 		}
 		return nil
 	}
-	out, err := run(ctx, "", "nft", "-a", "list", "table", "inet", nftTable)
-	if err != nil {
-		return nil
-	}
-	if _, ok := parseNftCuts(out, c.FirewallChain); ok {
-		script := fmt.Sprintf("flush chain inet %[1]s %[2]s\ndelete chain inet %[1]s %[2]s\n", nftTable, c.FirewallChain)
-		if _, err := run(ctx, script, "nft", "-f", "-"); err != nil {
-			return fmt.Errorf("remove firewall chain of etcd sandbox %s: %w", c.Dir, err)
-		}
-	}
-	out, err = run(ctx, "", "nft", "list", "table", "inet", nftTable)
-	if err == nil && !strings.Contains(out, "chain ") {
-		if _, err := run(ctx, "", "nft", "delete", "table", "inet", nftTable); err != nil {
-			return fmt.Errorf("remove empty table %s: %w", nftTable, err)
-		}
-	}
-	return nil
+	return netfilter.RemoveChain(ctx, c.FirewallChain, "etcd sandbox "+c.Dir)
 }

@@ -4,6 +4,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/gomha/gomha/sandbox/internal/netfilter"
 )
 
 func TestNftCutScript(t *testing.T) {
@@ -53,14 +55,14 @@ const nftListing = `table inet gomha_sandbox { # handle 161
 `
 
 func TestParseNftCuts(t *testing.T) {
-	cuts, ok := parseNftCuts(nftListing, "etcd_abcd")
+	cuts, ok := netfilter.ParseRules(nftListing, "etcd_abcd", cutTag("etcd_abcd", ""))
 	if !ok {
 		t.Fatal("chain etcd_abcd not found")
 	}
 	if !slices.Equal(cuts["127.0.2.10"], []string{"5", "6"}) || !slices.Equal(cuts["127.0.2.11"], []string{"7"}) || len(cuts) != 2 {
 		t.Errorf("cuts = %v: want only this chain's rules, by source", cuts)
 	}
-	if _, ok := parseNftCuts(nftListing, "etcd_0000"); ok {
+	if _, ok := netfilter.ParseRules(nftListing, "etcd_0000", cutTag("etcd_0000", "")); ok {
 		t.Error("a missing chain was found")
 	}
 }

@@ -1,12 +1,12 @@
 package etcdsandbox
 
 import (
-	"encoding/json"
 	"fmt"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/gomha/gomha/sandbox/internal/dirstate"
 )
 
 // record is the on-disk form of a Cluster, Dir/etcd.json: what Open needs
@@ -50,27 +50,7 @@ func fromRecord(r record, logger *slog.Logger) *Cluster {
 func (c *Cluster) save() error {
 	c.saveMu.Lock()
 	defer c.saveMu.Unlock()
-	b, err := json.MarshalIndent(c.record(), "", "  ")
-	if err != nil {
-		return fmt.Errorf("encode etcd sandbox state of %s: %w", c.Dir, err)
-	}
-	path := filepath.Join(c.Dir, stateFile)
-	tmp, err := os.CreateTemp(c.Dir, stateFile+".tmp*")
-	if err != nil {
-		return fmt.Errorf("write etcd sandbox state %s: %w", path, err)
-	}
-	defer os.Remove(tmp.Name())
-	_, err = tmp.Write(append(b, '\n'))
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	if err != nil {
-		return fmt.Errorf("write etcd sandbox state %s: %w", path, err)
-	}
-	return nil
+	return dirstate.Save(c.Dir, stateFile, "etcd sandbox state", c.record())
 }
 
 // Open loads the etcd sandbox of dir from its etcd.json, as written by Up,
@@ -90,14 +70,10 @@ func Open(dir string) (*Cluster, error) {
 
 func readRecord(dir string) (record, error) {
 	var r record
+	if err := dirstate.Load(dir, stateFile, "etcd sandbox", &r); err != nil {
+		return r, err
+	}
 	path := filepath.Join(dir, stateFile)
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return r, fmt.Errorf("open etcd sandbox: %w", err)
-	}
-	if err := json.Unmarshal(b, &r); err != nil {
-		return r, fmt.Errorf("open etcd sandbox: decode %s: %w", path, err)
-	}
 	if r.Version != recordVersion || len(r.Members) == 0 {
 		return r, fmt.Errorf("open etcd sandbox: %s: unsupported version %d or no members", path, r.Version)
 	}

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gomha/gomha/sandbox/internal/proc"
 )
 
 // TestUpDownSandbox: Down from another handle (as the CLI does, by Open)
@@ -46,7 +48,7 @@ func TestUpDownSandbox(t *testing.T) {
 	}
 	t.Logf("down in %v", time.Since(t0).Round(time.Millisecond))
 	for i, pid := range pids {
-		if alive(pid) {
+		if proc.Alive(pid) {
 			t.Errorf("%s (pid %d) still runs after Down", c.Member(i).Name, pid)
 		}
 	}
