@@ -212,6 +212,17 @@ func (w *Writer) prepareTable(ctx context.Context, master string) (int64, error)
 // Acked is the number of writes acknowledged so far.
 func (w *Writer) Acked() int { return int(w.acked.Load()) }
 
+// LastAckHost is the address of the host that acknowledged the last
+// write, "" before any.
+func (w *Writer) LastAckHost() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if n := len(w.rec.acks); n > 0 {
+		return w.rec.acks[n-1].Host
+	}
+	return ""
+}
+
 // WaitAcked waits until at least n writes were acknowledged. It fails when
 // ctx ends or the writer stops first.
 func (w *Writer) WaitAcked(ctx context.Context, n int) error {
