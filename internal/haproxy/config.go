@@ -7,30 +7,41 @@ import (
 	"os"
 )
 
-// Addrs are the addresses of one deployment of the example configuration.
+// Addrs are the addresses of one deployment of an example configuration.
 type Addrs struct {
 	// Servers are the cluster's servers (host:port), in the order of the
 	// example's server lines.
 	Servers []string
-	// Manager is the manager's HTTP API (host:port of gomha manager --http).
-	Manager string
+	// Managers are the managers' HTTP APIs (host:port of gomha manager
+	// --http): one, or one per manager in TwoManagersPath.
+	Managers []string
 	// Write and Read are HAProxy's frontends (host:port).
 	Write, Read string
 }
 
-// ExampleAddrs are the addresses docs/haproxy.cfg is written with.
-var ExampleAddrs = Addrs{
-	Servers: []string{"10.0.0.11:3306", "10.0.0.12:3306", "10.0.0.13:3306"},
-	Manager: "10.0.0.5:8080",
-	Write:   "10.0.0.20:3306",
-	Read:    "10.0.0.20:3307",
-}
+// The examples, from the repository's root, and the addresses they are
+// written with.
+const (
+	ExamplePath     = "docs/haproxy.cfg"
+	TwoManagersPath = "docs/haproxy-two-managers.cfg"
+)
 
-// ExamplePath is docs/haproxy.cfg from the repository's root.
-const ExamplePath = "docs/haproxy.cfg"
+var (
+	ExampleAddrs = Addrs{
+		Servers:  []string{"10.0.0.11:3306", "10.0.0.12:3306", "10.0.0.13:3306"},
+		Managers: []string{"10.0.0.5:8080"},
+		Write:    "10.0.0.20:3306",
+		Read:     "10.0.0.20:3307",
+	}
+	TwoManagersAddrs = Addrs{
+		Servers:  ExampleAddrs.Servers,
+		Managers: []string{"10.0.0.5:8080", "10.0.0.6:8080"},
+		Write:    ExampleAddrs.Write,
+		Read:     ExampleAddrs.Read,
+	}
+)
 
-// ReadExample reads the example configuration (ExamplePath from the
-// repository's root).
+// ReadExample reads an example configuration.
 func ReadExample(path string) ([]byte, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -39,35 +50,38 @@ func ReadExample(path string) ([]byte, error) {
 	return data, nil
 }
 
-// Render puts the addresses of to in place of ExampleAddrs in example.
-// Every address of the example must be found where it is expected (the
-// server lines, the checks' "addr A port P", the binds): an example
-// that changed its addresses fails here instead of testing something
-// else.
-func Render(example []byte, to Addrs) ([]byte, error) {
-	from := ExampleAddrs
-	if len(to.Servers) != len(from.Servers) {
-		return nil, fmt.Errorf("render %s: %d servers, the example has %d", ExamplePath, len(to.Servers), len(from.Servers))
+// Render puts the addresses of to in place of from (the addresses the
+// example is written with) everywhere in example: the servers' host:port
+// (their names, addresses and URIs), the checks' "addr A port P", the
+// binds. Each must be found: an example that changed its addresses fails
+// here instead of testing something else.
+func Render(example []byte, from, to Addrs) ([]byte, error) {
+	if len(to.Servers) != len(from.Servers) || len(to.Managers) != len(from.Managers) {
+		return nil, fmt.Errorf("render: %d servers and %d managers, the example has %d and %d",
+			len(to.Servers), len(to.Managers), len(from.Servers), len(from.Managers))
 	}
 	var pairs [][2]string
 	for i, s := range from.Servers {
-		pairs = append(pairs, [2]string{"server " + s + " " + s, "server " + to.Servers[i] + " " + to.Servers[i]})
+		pairs = append(pairs, [2]string{s, to.Servers[i]})
 	}
-	mf, err := checkAddr(from.Manager)
-	if err != nil {
-		return nil, err
+	for i, m := range from.Managers {
+		mf, err := checkAddr(m)
+		if err != nil {
+			return nil, err
+		}
+		mt, err := checkAddr(to.Managers[i])
+		if err != nil {
+			return nil, err
+		}
+		pairs = append(pairs, [2]string{mf, mt})
 	}
-	mt, err := checkAddr(to.Manager)
-	if err != nil {
-		return nil, err
-	}
-	pairs = append(pairs, [2]string{mf, mt},
+	pairs = append(pairs,
 		[2]string{"bind " + from.Write + "\n", "bind " + to.Write + "\n"},
 		[2]string{"bind " + from.Read + "\n", "bind " + to.Read + "\n"})
 	out := example
 	for _, p := range pairs {
 		if !bytes.Contains(out, []byte(p[0])) {
-			return nil, fmt.Errorf("render %s: %q not found: update internal/haproxy's ExampleAddrs", ExamplePath, p[0])
+			return nil, fmt.Errorf("render: %q not found in the example: update internal/haproxy's addresses", p[0])
 		}
 		out = bytes.ReplaceAll(out, []byte(p[0]), []byte(p[1]))
 	}

@@ -4,7 +4,8 @@
 // process (a supervisor, as gomha manager --http runs it) for HAProxy's
 // checks. TestHAProxyRoutingSandbox and make bench use it to measure what
 // a client connected through the proxy sees across a failover and an
-// online switchover.
+// online switchover. TestTwoManagersConfig runs
+// docs/haproxy-two-managers.cfg against two stand-in managers.
 //
 // HAProxy runs in the foreground (-db), started and stopped by its pid
 // only; its log (state changes of the servers, with the check's status)

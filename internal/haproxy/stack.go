@@ -57,11 +57,11 @@ func Up(ctx context.Context, o StackOptions) (*Stack, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Stack{Cluster: o.Cluster, Manager: m, Addrs: Addrs{Manager: m.Addr, Write: o.Write, Read: o.Read}}
+	s := &Stack{Cluster: o.Cluster, Manager: m, Addrs: Addrs{Managers: []string{m.Addr}, Write: o.Write, Read: o.Read}}
 	for _, h := range o.Cluster.Hosts {
 		s.Addrs.Servers = append(s.Addrs.Servers, net.JoinHostPort(h.Addr, strconv.Itoa(h.Port)))
 	}
-	cfg, err := Render(o.Example, s.Addrs)
+	cfg, err := Render(o.Example, ExampleAddrs, s.Addrs)
 	if err != nil {
 		return nil, errors.Join(err, m.Stop())
 	}
