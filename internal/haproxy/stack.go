@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"time"
 
 	"github.com/gomha/gomha/failover"
 	"github.com/gomha/gomha/sandbox"
@@ -42,7 +43,9 @@ type Stack struct {
 	Addrs   Addrs
 }
 
-// Up starts the manager, then HAProxy; Down stops both.
+// Up starts the manager, then HAProxy, and returns once HAProxy has
+// checked the write backend's servers (the cluster healthy, its master
+// UP, the others DOWN). Down stops both.
 func Up(ctx context.Context, o StackOptions) (*Stack, error) {
 	if len(o.Cluster.Hosts) != len(ExampleAddrs.Servers) {
 		return nil, fmt.Errorf("the example routes to %d servers, the sandbox has %d", len(ExampleAddrs.Servers), len(o.Cluster.Hosts))
@@ -77,7 +80,34 @@ func Up(ctx context.Context, o StackOptions) (*Stack, error) {
 	if err != nil {
 		return nil, errors.Join(err, m.Stop())
 	}
+	if err := s.waitChecked(ctx); err != nil {
+		return nil, errors.Join(err, s.Down())
+	}
 	return s, nil
+}
+
+// waitChecked waits until HAProxy has checked every server of the write
+// backend: it counts a server UP until its first check, so a client
+// could reach a replica before. All but the master go DOWN.
+func (s *Stack) waitChecked(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, startTimeout)
+	defer cancel()
+	for {
+		down := 0
+		for _, srv := range s.Addrs.Servers {
+			if len(s.Proxy.LogLines("app1_write/"+srv+" is DOWN")) > 0 {
+				down++
+			}
+		}
+		if down >= len(s.Addrs.Servers)-1 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("HAProxy has not checked the servers of app1_write (%d DOWN): %w\n%s", down, ctx.Err(), s.Proxy.Log())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 }
 
 // Down stops HAProxy, then the manager.

@@ -143,6 +143,11 @@ func TestTwoManagersConfig(t *testing.T) {
 		}
 	}
 	is := func(want string) func(string) bool { return func(got string) bool { return got == want } }
+	// HAProxy counts a server UP until its first check: wait until the
+	// standby's entry of the master has been checked (and found DOWN).
+	if err := waitFor(ctx, func() bool { return len(p.LogLines("app1_write/"+servers[1]+"_m2 is DOWN")) > 0 }); err != nil {
+		t.Fatalf("the standby's entry of the master never checked: %v", err)
+	}
 	waitThrough(to.Write, "m1 leads", is(servers[1]))
 	waitThrough(to.Read, "replicas", func(got string) bool { return got == servers[0] || got == servers[2] })
 
@@ -150,7 +155,14 @@ func TestTwoManagersConfig(t *testing.T) {
 	// etcd: never both): writes go on to the same master, through m2's
 	// entry.
 	m1.lead("")
-	waitThrough(to.Write, "nobody leads", is(""))
+	if err := waitFor(ctx, func() bool { return len(p.LogLines("app1_write/"+servers[1]+"_m1 is DOWN")) > 0 }); err != nil {
+		t.Fatalf("m1's entry of the master stayed UP after m1 stepped down: %v", err)
+	}
+	for range 3 {
+		if got := through(to.Write); got != "" {
+			t.Fatalf("while nobody leads the write frontend led to %q", got)
+		}
+	}
 	m2.lead(servers[1])
 	waitThrough(to.Write, "m2 leads", is(servers[1]))
 	if len(p.LogLines("app1_write/"+servers[1]+"_m2 is UP")) == 0 {
