@@ -86,72 +86,77 @@ func TestHAProxyRoutingSandbox(t *testing.T) {
 	r.waitUp(ctx, "host1")
 	r.waitRead(ctx, "host1")
 
-	t.Run("switchover", func(t *testing.T) {
-		r.t = t
-		w := r.startWriter(ctx)
-		stopAt := time.Now()
-		if err := s.Manager.StopCluster(ctx); err != nil {
-			t.Fatal(err)
-		}
-		stopped := time.Now()
-		cfg := s.Manager.Config
-		rep, err := manager.RunSwitchover(ctx, cfg, manager.SwitchOptions{NewMaster: r.topoKey("host2"), OrigIsNewSlave: true})
-		if err != nil {
-			t.Fatalf("switchover: %v\n%s", err, rep)
-		}
-		switched := time.Now()
-		if err := s.Manager.Restart(); err != nil {
-			t.Fatal(err)
-		}
-		routed, err := s.Manager.WaitRoute(ctx, "route", r.key("host2"), 200)
-		if err != nil {
-			t.Fatal(err)
-		}
-		wr := r.finish(ctx, w, "host1", "host2", []string{"host1", "host2", "host3"})
-		// The writer's connection to the old master was cut by HAProxy
-		// when the master went DOWN (on-marked-down shutdown-sessions):
-		// its log line ends with termination state D.
-		if len(s.Proxy.LogLines(" app1_write/"+r.key("host1")+" ", " D- ")) == 0 {
-			t.Errorf("no session to the old master cut by HAProxy (termination state D-):\n%s", s.Proxy.Log())
-		}
-		t.Logf("switchover through HAProxy: write downtime %s (the manager stopped in %s, gomha switch took %s, "+
-			"the new master's route answered 200 %s after the restart)",
-			wr.Downtime.Round(time.Millisecond), stopped.Sub(stopAt).Round(time.Millisecond),
-			switched.Sub(stopped).Round(time.Millisecond), routed.Sub(switched).Round(time.Millisecond))
-		r.waitRead(ctx, "host2")
-	})
+	t.Run("switchover", func(t *testing.T) { r.t = t; r.switchover(ctx) })
 	if t.Failed() {
 		return
 	}
+	t.Run("failover", func(t *testing.T) { r.t = t; r.failover(ctx, reports) })
+}
 
-	t.Run("failover", func(t *testing.T) {
-		r.t = t
-		w := r.startWriter(ctx)
-		kill := time.Now()
-		if err := c.KillMysqld(ctx, "host2"); err != nil {
-			t.Fatal(err)
-		}
-		var rep *failover.Report
-		select {
-		case rep = <-reports:
-		case <-ctx.Done():
-			t.Fatalf("no failover after the master's kill\n%s", s.Manager.Output())
-		}
-		newMaster := strings.TrimSuffix(rep.NewMaster, ":3306")
-		routed, err := s.Manager.WaitRoute(ctx, "route", rep.NewMaster, 200)
-		if err != nil {
-			t.Fatal(err)
-		}
-		survivors := []string{"host1", "host3"}
-		wr := r.finish(ctx, w, "host2", newMaster, survivors)
-		t.Logf("failover through HAProxy: write downtime %s (failover to %s finished %s after the kill, its route answered 200 at %s)",
-			wr.Downtime.Round(time.Millisecond), rep.NewMaster, rep.Finished.Sub(kill).Round(time.Millisecond),
-			routed.Sub(kill).Round(time.Millisecond))
-		if len(s.Proxy.LogLines("app1_write/"+r.key("host2"), "is DOWN")) == 0 {
-			t.Errorf("HAProxy never marked the dead master DOWN:\n%s", s.Proxy.Log())
-		}
-		r.waitRead(ctx, newMaster)
-	})
+// switchover moves the master from host1 to host2 online, as an operator
+// does with the manager running: gomha stop, gomha switch, SIGHUP.
+func (r *router) switchover(ctx context.Context) {
+	t, s := r.t, r.s
+	w := r.startWriter(ctx)
+	stopAt := time.Now()
+	if err := s.Manager.StopCluster(ctx); err != nil {
+		t.Fatal(err)
+	}
+	stopped := time.Now()
+	rep, err := manager.RunSwitchover(ctx, s.Manager.Config, manager.SwitchOptions{NewMaster: r.topoKey("host2"), OrigIsNewSlave: true})
+	if err != nil {
+		t.Fatalf("switchover: %v\n%s", err, rep)
+	}
+	switched := time.Now()
+	if err := s.Manager.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	routed, err := s.Manager.WaitRoute(ctx, "route", r.key("host2"), 200)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wr := r.finish(ctx, w, "host1", "host2", []string{"host1", "host2", "host3"})
+	// The writer's connection to the old master was cut by HAProxy when
+	// the master went DOWN (on-marked-down shutdown-sessions): its log
+	// line has the termination state D.
+	if len(s.Proxy.LogLines(" app1_write/"+r.key("host1")+" ", " D- ")) == 0 {
+		t.Errorf("no session to the old master cut by HAProxy (termination state D-):\n%s", s.Proxy.Log())
+	}
+	t.Logf("switchover through HAProxy: write downtime %s (the manager stopped in %s, gomha switch took %s, "+
+		"the new master's route answered 200 %s after the restart)",
+		wr.Downtime.Round(time.Millisecond), stopped.Sub(stopAt).Round(time.Millisecond),
+		switched.Sub(stopped).Round(time.Millisecond), routed.Sub(switched).Round(time.Millisecond))
+	r.waitRead(ctx, "host2")
+}
+
+// failover kills host2's mysqld (the master since the switchover); the
+// manager fails over to host1 or host3.
+func (r *router) failover(ctx context.Context, reports <-chan *failover.Report) {
+	t, s := r.t, r.s
+	w := r.startWriter(ctx)
+	kill := time.Now()
+	if err := s.Cluster.KillMysqld(ctx, "host2"); err != nil {
+		t.Fatal(err)
+	}
+	var rep *failover.Report
+	select {
+	case rep = <-reports:
+	case <-ctx.Done():
+		t.Fatalf("no failover after the master's kill\n%s", s.Manager.Output())
+	}
+	newMaster := strings.TrimSuffix(rep.NewMaster, ":3306")
+	routed, err := s.Manager.WaitRoute(ctx, "route", rep.NewMaster, 200)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wr := r.finish(ctx, w, "host2", newMaster, []string{"host1", "host3"})
+	t.Logf("failover through HAProxy: write downtime %s (failover to %s finished %s after the kill, its route answered 200 at %s)",
+		wr.Downtime.Round(time.Millisecond), rep.NewMaster, rep.Finished.Sub(kill).Round(time.Millisecond),
+		routed.Sub(kill).Round(time.Millisecond))
+	if len(s.Proxy.LogLines("app1_write/"+r.key("host2"), "is DOWN")) == 0 {
+		t.Errorf("HAProxy never marked the dead master DOWN:\n%s", s.Proxy.Log())
+	}
+	r.waitRead(ctx, newMaster)
 }
 
 // router holds what the phases of the test share.
