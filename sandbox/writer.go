@@ -43,6 +43,14 @@ type WriterOptions struct {
 	Logger     *slog.Logger
 	// Now is the clock of every recorded time, default time.Now.
 	Now func() time.Time
+	// Via, when set, is the host:port of a proxy (HAProxy in front of the
+	// cluster): the writer then connects there only, as an application
+	// would, never probes the hosts and never picks a master itself. Each
+	// transaction reads @@server_id to record which host took it, and
+	// refuses a read-only one as a user without READ ONLY ADMIN would be
+	// refused. After a failed write it reconnects through the proxy every
+	// 10 ms.
+	Via string
 }
 
 var identRE = regexp.MustCompile(`^[A-Za-z0-9_]{1,64}$`)
@@ -73,6 +81,8 @@ type Writer struct {
 	logger   *slog.Logger
 	writeDBs map[string]*sql.DB // by host address, one connection each
 	probeDBs []*sql.DB
+	via      string            // the proxy's host:port, "" when the writer finds the master itself
+	byID     map[uint32]string // host address by server_id (Via)
 
 	probeMu sync.Mutex
 	probes  []masterProbe // latest probe per host, in host order
@@ -103,6 +113,9 @@ func StartWriter(ctx context.Context, c *Cluster, opts WriterOptions) (*Writer, 
 	}
 	pctx, cancel := context.WithCancel(ctx)
 	w.cancelProbes = cancel
+	if w.via != "" {
+		return w.startVia(ctx, pctx)
+	}
 	for i, h := range c.Hosts {
 		w.probeWG.Add(1)
 		go w.runProber(pctx, prober{host: h, db: w.probeDBs[i]}, i)
@@ -154,9 +167,12 @@ func newWriter(c *Cluster, o WriterOptions) (*Writer, error) {
 		table: "`" + schema + "`.`" + table + "`", name: schema + "." + table,
 		now: o.Now, logger: o.Logger.With("table", schema+"."+table),
 		writeDBs: map[string]*sql.DB{}, probes: make([]masterProbe, len(c.Hosts)),
-		stop: make(chan struct{}), done: make(chan struct{}),
+		stop: make(chan struct{}), done: make(chan struct{}), via: o.Via,
 	}
 	w.started = w.now()
+	if o.Via != "" {
+		return w.openVia(o.Via)
+	}
 	for _, h := range c.Hosts {
 		wdb, err := c.openShort(h, probeTimeout, writeTimeout, w.logger)
 		if err != nil {
@@ -195,6 +211,17 @@ func (w *Writer) prepareTable(ctx context.Context, master string) (int64, error)
 
 // Acked is the number of writes acknowledged so far.
 func (w *Writer) Acked() int { return int(w.acked.Load()) }
+
+// LastAckHost is the address of the host that acknowledged the last
+// write, "" before any.
+func (w *Writer) LastAckHost() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if n := len(w.rec.acks); n > 0 {
+		return w.rec.acks[n-1].Host
+	}
+	return ""
+}
 
 // WaitAcked waits until at least n writes were acknowledged. It fails when
 // ctx ends or the writer stops first.

@@ -42,11 +42,17 @@ func (p masterProbe) String() string {
 // driver's own messages (such as "connection reset by peer" when a master is
 // killed) go to logger at debug level instead of stderr.
 func (c *Cluster) openShort(h Host, dial, rw time.Duration, logger *slog.Logger) (*sql.DB, error) {
+	return c.openShortAddr(h.mysqlAddr(), h.Addr, h.label(), dial, rw, logger)
+}
+
+// openShortAddr is openShort to any host:port (a proxy): host names it in
+// the driver's messages, label in errors.
+func (c *Cluster) openShortAddr(addr, host, label string, dial, rw time.Duration, logger *slog.Logger) (*sql.DB, error) {
 	cfg := mysql.NewConfig()
 	cfg.User = c.User
 	cfg.Passwd = c.Password
 	cfg.Net = "tcp"
-	cfg.Addr = h.mysqlAddr()
+	cfg.Addr = addr
 	cfg.Timeout = dial
 	cfg.ReadTimeout = rw
 	cfg.WriteTimeout = rw
@@ -54,10 +60,10 @@ func (c *Cluster) openShort(h Host, dial, rw time.Duration, logger *slog.Logger)
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	cfg.Logger = driverLogger{logger.With("host", h.Addr)}
+	cfg.Logger = driverLogger{logger.With("host", host)}
 	conn, err := mysql.NewConnector(cfg)
 	if err != nil {
-		return nil, fmt.Errorf("connection settings for %s: %w", h.label(), err)
+		return nil, fmt.Errorf("connection settings for %s: %w", label, err)
 	}
 	db := sql.OpenDB(conn)
 	db.SetMaxOpenConns(1)

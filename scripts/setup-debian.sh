@@ -5,9 +5,11 @@
 # faults, and etcd (etcd-server's /usr/bin/etcd for the 3-member etcd that
 # tests and demos start, etcd-client's etcdctl to look into it), and
 # promtool (from Debian's prometheus package) that checks gomha's /metrics
-# in the tests, and Debian's chromium (with a font) that loads the status
-# page headless in its test. Services are not started: the sandboxes run
-# their own processes, and no Prometheus server is wanted.
+# in the tests, Debian's chromium (with a font) that loads the status page
+# headless in its test, and HAProxy, which the routing test starts in the
+# foreground with a configuration of its own. Services are not started: the
+# sandboxes run their own processes, and no Prometheus or HAProxy server is
+# wanted.
 set -euo pipefail
 
 need=()
@@ -27,6 +29,7 @@ have etcdctl || need+=(etcd-client)
 have promtool || need+=(prometheus)
 have chromium || need+=(chromium)
 [ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need+=(fonts-dejavu-core)
+have haproxy || need+=(haproxy)
 
 if [ ${#need[@]} -gt 0 ]; then
   sudo=""
@@ -36,7 +39,7 @@ if [ ${#need[@]} -gt 0 ]; then
   fi
   echo "setup: installing ${need[*]}"
   # Keep package scripts from starting the system's mariadb/ssh/etcd/
-  # prometheus services: the sandboxes start their own, on addresses of their own.
+  # prometheus/haproxy services: the sandboxes start their own, on addresses of their own.
   created_policy=0
   if [ ! -e /usr/sbin/policy-rc.d ]; then
     printf '#!/bin/sh\nexit 101\n' | $sudo tee /usr/sbin/policy-rc.d >/dev/null
@@ -55,6 +58,12 @@ if [ ${#need[@]} -gt 0 ]; then
   if [[ " ${need[*]} " == *" prometheus "* ]] && command -v systemctl >/dev/null 2>&1; then
     $sudo systemctl disable prometheus >/dev/null 2>&1 || true
   fi
+  # haproxy likewise: the test runs /usr/sbin/haproxy itself, on 127.0.6.x,
+  # and the package's default configuration must not take port 80 or a
+  # stats socket at boot.
+  if [[ " ${need[*]} " == *" haproxy "* ]] && command -v systemctl >/dev/null 2>&1; then
+    $sudo systemctl disable haproxy >/dev/null 2>&1 || true
+  fi
 fi
 
 command -v go >/dev/null 2>&1 || { echo "setup: Go 1.26 or newer is required (go not found in PATH)" >&2; exit 1; }
@@ -63,4 +72,4 @@ case "$gover" in
   1.2[6-9]*|1.[3-9]*|[2-9].*) ;;
   *) echo "setup: Go 1.26 or newer is required, found $gover" >&2; exit 1 ;;
 esac
-echo "setup: ok ($(mariadbd --version 2>/dev/null | awk '{print $3}' || /usr/sbin/mariadbd --version | awk '{print $3}'), etcd $(etcd --version 2>/dev/null | awk 'NR==1 {print $3}'), go $gover)"
+echo "setup: ok ($(mariadbd --version 2>/dev/null | awk '{print $3}' || /usr/sbin/mariadbd --version | awk '{print $3}'), etcd $(etcd --version 2>/dev/null | awk 'NR==1 {print $3}'), haproxy $(/usr/sbin/haproxy -v 2>/dev/null | awk 'NR==1 {print $3}'), go $gover)"

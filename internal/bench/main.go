@@ -15,6 +15,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/gomha/gomha/internal/haproxy"
 	"github.com/gomha/gomha/node"
 )
 
@@ -25,6 +26,7 @@ func main() {
 	verbose := flag.Bool("v", false, "log each run")
 	gomha := flag.String("gomha", "bin/gomha", "the gomha binary, run for the big-transaction figure")
 	big := flag.Int("big", 1024, "MiB of the single transaction salvaged once at the end (0: skip)")
+	example := flag.String("haproxy-example", haproxy.ExamplePath, "the HAProxy configuration the \"proxy\" rows run (/usr/sbin/haproxy)")
 	flag.Parse()
 	work := *dir
 	if work == "" {
@@ -74,9 +76,17 @@ func main() {
 		}
 		rows = append(rows, summarize(sc, res))
 	}
-	printTable(rows)
+	if len(rows) > 0 {
+		printTable(rows)
+	}
 	for _, n := range notes {
 		fmt.Println(n)
+	}
+	if *only == "" || contains(strings.Split(*only, ","), "proxy") {
+		if err := benchProxy(ctx, *runs, *example, filepath.Join(work, "proxy"), logger); err != nil {
+			fmt.Fprintln(os.Stderr, "bench: proxy:", err)
+			failed = true
+		}
 	}
 	if *big > 0 && (*only == "" || contains(strings.Split(*only, ","), "big")) {
 		if err := printBig(ctx, *gomha, *big, filepath.Join(work, "big"), logger); err != nil {
