@@ -15,6 +15,7 @@ import (
 	"github.com/gomha/gomha/manager/config"
 	"github.com/gomha/gomha/manager/hook"
 	"github.com/gomha/gomha/node"
+	"github.com/gomha/gomha/sshpool"
 	"github.com/gomha/gomha/topology"
 )
 
@@ -404,6 +405,10 @@ func (m *Monitor) probeThrough(ctx context.Context, name string) (p probeResult,
 	switch {
 	case errors.Is(err, node.ErrSSHForwardingRefused):
 		return probeNotRun, "", false
+	case errors.Is(err, sshpool.ErrNotConnected):
+		// No SSH connection to that host: the probe did not run, whatever
+		// the reason (its sshd refusing is not the master's port refusing).
+		return probeFailed, err.Error(), true
 	case err != nil && strings.Contains(err.Error(), "refused"):
 		return probeRefused, "", true
 	case err != nil && pctx.Err() != nil:

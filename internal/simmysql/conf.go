@@ -1,9 +1,16 @@
 package simmysql
 
 import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/pem"
 	"fmt"
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
+
+	"golang.org/x/crypto/ssh"
 )
 
 // ConfOptions are the settings of a simulated cluster's MHA configuration.
@@ -44,4 +51,29 @@ func (ci ClusterInfo) Conf(o ConfOptions) string {
 		kv("master_binlog_dir", datadir)
 	}
 	return b.String()
+}
+
+// SSHIdentity writes a private key and an empty known_hosts file in dir
+// and returns the ssh_options that use them: every SSH dial of the manager
+// then does its real work (reads them) before its connect is refused.
+func SSHIdentity(dir string) (string, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", err
+	}
+	_, key, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return "", err
+	}
+	block, err := ssh.MarshalPrivateKey(key, "gomha simmysql")
+	if err != nil {
+		return "", err
+	}
+	id, kh := filepath.Join(dir, "id_ed25519"), filepath.Join(dir, "known_hosts")
+	if err := os.WriteFile(id, pem.EncodeToMemory(block), 0o600); err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(kh, nil, 0o600); err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("-i %s -o UserKnownHostsFile=%s", id, kh), nil
 }

@@ -9,8 +9,8 @@ import (
 )
 
 // Request is one line of the control protocol (JSON): Op is "start"
-// (Clusters more clusters), "kill" or "restart" (Cluster), "stats" or
-// "quit".
+// (Clusters more clusters), "kill", "restart", "cut" or "heal" (Cluster),
+// "stats" or "quit".
 type Request struct {
 	Op       string `json:"op"`
 	Clusters int    `json:"clusters,omitempty"`
@@ -80,16 +80,22 @@ func (s *Sim) handle(req Request) Response {
 		}
 		res.OK = true
 		return res
-	case "kill", "restart":
+	case "kill", "restart", "cut", "heal":
 		c, err := s.Cluster(req.Cluster)
 		if err != nil {
 			return Response{Error: err.Error()}
 		}
-		if req.Op == "kill" {
+		switch req.Op {
+		case "kill":
 			return Response{OK: true, KilledAt: c.Kill()}
-		}
-		if err := c.Restart(); err != nil {
-			return Response{Error: err.Error()}
+		case "cut":
+			c.Cut()
+		case "heal":
+			c.Heal()
+		default:
+			if err := c.Restart(); err != nil {
+				return Response{Error: err.Error()}
+			}
 		}
 		return Response{OK: true}
 	case "stats":

@@ -26,6 +26,7 @@ type Server struct {
 	sessions map[*session]struct{}
 	locks    map[string]uint32 // GET_LOCK name -> holder's connection id
 	io       ioThread
+	cut      chan struct{} // non-nil while clients get no answer (closed at Heal)
 }
 
 // ioThread is a replica's IO thread as SHOW SLAVE STATUS shows it.
@@ -80,6 +81,9 @@ func (s *Server) serve(raw net.Conn) {
 		return
 	}
 	defer s.unregister(sess)
+	if !s.waitUncut(sess.done) {
+		return
+	}
 	_ = raw.SetDeadline(time.Now().Add(10 * time.Second))
 	c, err := s.sim.proto.NewCustomizedConn(raw, s.sim.auth, sess)
 	if err != nil {
@@ -156,6 +160,45 @@ func (s *Server) killConn(id uint32) bool {
 	}
 	victim.close()
 	return true
+}
+
+// cutOff makes the server answer no client (new connections are accepted
+// and never greeted, statements never answered) while its replicas still
+// see it: the network between the clients and the master is cut, not the
+// master.
+func (s *Server) cutOff() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cut == nil {
+		s.cut = make(chan struct{})
+	}
+}
+
+// heal undoes cutOff: the waiting answers go out.
+func (s *Server) heal() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cut != nil {
+		close(s.cut)
+		s.cut = nil
+	}
+}
+
+// waitUncut waits while the server is cut off from its clients; false when
+// the connection closed meanwhile.
+func (s *Server) waitUncut(done <-chan struct{}) bool {
+	s.mu.Lock()
+	cut := s.cut
+	s.mu.Unlock()
+	if cut == nil {
+		return true
+	}
+	select {
+	case <-cut:
+		return true
+	case <-done:
+		return false
+	}
 }
 
 // up says whether the server accepts connections.

@@ -35,8 +35,19 @@ func (c *session) close() {
 
 // HandleQuery answers one COM_QUERY.
 func (c *session) HandleQuery(query string) (*mysql.Result, error) {
-	return c.answer(query)
+	if !c.srv.waitUncut(c.done) {
+		return nil, errClosed
+	}
+	r, err := c.answer(query)
+	if !c.srv.waitUncut(c.done) { // a SLEEP's answer waits too
+		return nil, errClosed
+	}
+	return r, err
 }
+
+// errClosed answers a statement whose connection closed meanwhile (the
+// answer goes nowhere).
+var errClosed = errors.New("connection closed")
 
 // UseDB accepts any schema (COM_INIT_DB).
 func (c *session) UseDB(string) error { return nil }

@@ -147,6 +147,14 @@ func (c *Cluster) Kill() time.Time {
 	return at
 }
 
+// Cut makes the master answer none of its clients while its replicas still
+// replicate from it (heartbeats go on): the manager alone is cut off from
+// the master, or the master is too slow for it, and it is not dead.
+func (c *Cluster) Cut() { c.Master.cutOff() }
+
+// Heal undoes Cut.
+func (c *Cluster) Heal() { c.Master.heal() }
+
 // Restart starts the master's mysqld again; the replicas reconnect.
 func (c *Cluster) Restart() error {
 	if c.Master.up() {
