@@ -1,0 +1,91 @@
+package main
+
+import (
+	"os"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// raiseFileLimit lifts the soft limit on open files to the hard one: a
+// thousand managers hold two connections each, and more while they start.
+func raiseFileLimit() error {
+	var l syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &l); err != nil {
+		return err
+	}
+	l.Cur = l.Max
+	return syscall.Setrlimit(syscall.RLIMIT_NOFILE, &l)
+}
+
+// cpuTime is the process's user and system CPU time so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// memStatus returns VmRSS and VmHWM of this process, in bytes.
+func memStatus() (rss, hwm int64) {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0, 0
+	}
+	kib := func(v string) int64 {
+		n, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+		return n << 10
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			rss = kib(v)
+		}
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			hwm = kib(v)
+		}
+	}
+	return rss, hwm
+}
+
+// openFiles counts this process's file descriptors.
+func openFiles() int {
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return 0
+	}
+	return len(ents)
+}
+
+// window is what the process used over a measuring window.
+type window struct {
+	CPU        float64 // cores: CPU time / wall time
+	RSS        int64   // median of the per-second VmRSS samples
+	Goroutines int     // median of the samples
+	Files      int     // median of the samples
+}
+
+// measure samples the process every second for d.
+func measure(d time.Duration) window {
+	var rss []int64
+	var gs, fds []int
+	start, cpu0 := time.Now(), cpuTime()
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for time.Since(start) < d {
+		<-tick.C
+		r, _ := memStatus()
+		rss = append(rss, r)
+		gs = append(gs, runtime.NumGoroutine())
+		fds = append(fds, openFiles())
+	}
+	w := window{CPU: (cpuTime() - cpu0).Seconds() / time.Since(start).Seconds()}
+	sort.Slice(rss, func(i, j int) bool { return rss[i] < rss[j] })
+	sort.Ints(gs)
+	sort.Ints(fds)
+	w.RSS, w.Goroutines, w.Files = rss[len(rss)/2], gs[len(gs)/2], fds[len(fds)/2]
+	return w
+}
