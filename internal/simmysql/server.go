@@ -1,6 +1,7 @@
 package simmysql
 
 import (
+	"bufio"
 	"fmt"
 	"net"
 	"strconv"
@@ -85,7 +86,7 @@ func (s *Server) serve(raw net.Conn) {
 		return
 	}
 	_ = raw.SetDeadline(time.Now().Add(10 * time.Second))
-	c, err := s.sim.proto.NewCustomizedConn(raw, s.sim.auth, sess)
+	c, err := s.sim.proto.NewCustomizedConn(newFlushConn(raw), s.sim.auth, sess)
 	if err != nil {
 		raw.Close()
 		return
@@ -97,6 +98,36 @@ func (s *Server) serve(raw net.Conn) {
 			return
 		}
 	}
+}
+
+// flushConn buffers what the protocol writes and sends it when the server
+// next reads: a result set goes out in one write, as MariaDB sends it from
+// its net buffer, not one packet per column (go-mysql writes every packet
+// straight to the connection, which would cost both sides a system call
+// per column).
+type flushConn struct {
+	net.Conn
+	w *bufio.Writer
+}
+
+func newFlushConn(c net.Conn) *flushConn {
+	return &flushConn{Conn: c, w: bufio.NewWriterSize(c, 16<<10)}
+}
+
+func (c *flushConn) Write(p []byte) (int, error) { return c.w.Write(p) }
+
+// Read sends what is buffered first: the client answers only what it got.
+func (c *flushConn) Read(p []byte) (int, error) {
+	if err := c.w.Flush(); err != nil {
+		return 0, err
+	}
+	return c.Conn.Read(p)
+}
+
+// Close sends what is buffered (an error before a disconnection) and closes.
+func (c *flushConn) Close() error {
+	_ = c.w.Flush()
+	return c.Conn.Close()
 }
 
 // register adds a session; false when the server is down.

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"runtime/pprof"
 	"syscall"
 	"time"
 
@@ -26,7 +27,19 @@ func main() {
 	password := flag.String("password", "gomha", "its password")
 	basePort := flag.Int("base-port", 13306, "first port (server j: 127.0.4.(1+j%250), port base+j/250)")
 	heartbeat := flag.Duration("heartbeat", 500*time.Millisecond, "replicas' MASTER_HEARTBEAT_PERIOD")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	flag.Parse()
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "simmysql:", err)
+			os.Exit(1)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	if err := raiseFileLimit(); err != nil {
 		fmt.Fprintln(os.Stderr, "simmysql:", err)
 	}
@@ -36,6 +49,7 @@ func main() {
 	sim.Close()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "simmysql:", err)
+		pprof.StopCPUProfile()
 		os.Exit(1)
 	}
 }
