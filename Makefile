@@ -10,7 +10,7 @@ MHA_NAMES := masterha_check_repl masterha_check_ssh masterha_check_status master
 DEMO_DIR  ?= /tmp/gomha-demo
 TESTFLAGS ?= -count=1 -timeout 25m
 
-.PHONY: all build install test unit lint demo demo-down bench setup clean
+.PHONY: all build install test unit lint demo demo-down bench bench-scale setup clean
 
 all: build
 
@@ -48,13 +48,23 @@ demo: setup build
 # Figures, not pass/fail: binlog parsing and extraction throughput (Go
 # benchmarks), failover scenarios repeated on real 3-host sandboxes, one
 # 1 GiB transaction salvaged by the gomha binary (time and its peak RSS),
+# many simulated clusters watched by one manager process (CPU, memory,
+# detection; simulated MariaDB servers on 127.0.4.x, in a helper process),
 # and switchovers.
 BENCH_RUNS ?= 5
 BENCH_BIG_MIB ?= 1024
+BENCH_SCALE ?= 100,500,1000
 bench: setup build
+	$(GO) build -o $(BIN)/simmysql ./internal/simmysql/cmd/simmysql
 	$(GO) test -run '^$$' -bench 'Scan|ExtractBigTransaction' -benchtime 2s ./binlog/
-	$(GO) run ./internal/bench -runs $(BENCH_RUNS) -big $(BENCH_BIG_MIB) -gomha $(BIN)/gomha
+	$(GO) run ./internal/bench -runs $(BENCH_RUNS) -big $(BENCH_BIG_MIB) -gomha $(BIN)/gomha -scale $(BENCH_SCALE) -simmysql $(BIN)/simmysql
 	GOMHA_BENCH_SWITCHES=$(BENCH_RUNS) $(GO) test -count=1 -run '^$$' -bench 'SwitchoverSandbox' -benchtime 1x ./manager/
+
+# The scale table alone (no sandbox, no root): simulated clusters only.
+bench-scale:
+	@mkdir -p $(BIN)
+	$(GO) build -o $(BIN)/simmysql ./internal/simmysql/cmd/simmysql
+	$(GO) run ./internal/bench -only scale -scale $(BENCH_SCALE) -simmysql $(BIN)/simmysql
 
 demo-down: build
 	-$(BIN)/gomha stop --conf $(DEMO_DIR)/app1.cnf

@@ -40,9 +40,17 @@ func scaleTable(ctx context.Context, sizes []int, sc scaleConfig, verbose bool) 
 	var results []scaleResult
 	for _, n := range sizes {
 		args := []string{"-scale-run", strconv.Itoa(n), "-simmysql", sc.Sim, "-dir", filepath.Join(sc.Dir, fmt.Sprintf("scale-%d", n)),
-			"-scale-settle", sc.Settle.String(), "-scale-window", sc.Window.String(), "-scale-kills", strconv.Itoa(sc.Kills)}
+			"-scale-settle", sc.Settle.String(), "-scale-window", sc.Window.String(), "-scale-kills", strconv.Itoa(sc.Kills),
+			"-scale-start-batch", strconv.Itoa(sc.StartBatch), "-scale-base-port", strconv.Itoa(sc.BasePort)}
 		if verbose {
 			args = append(args, "-v")
+		}
+		if sc.Profile != "" {
+			dir := filepath.Join(sc.Profile, strconv.Itoa(n))
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				return err
+			}
+			args = append(args, "-scale-profile", dir)
 		}
 		cmd := exec.CommandContext(ctx, exe, args...)
 		cmd.Stderr = os.Stderr

@@ -1,8 +1,11 @@
 package main
 
 import (
+	"fmt"
 	"os"
+	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"sort"
 	"strconv"
 	"strings"
@@ -66,6 +69,8 @@ type window struct {
 	RSS        int64   // median of the per-second VmRSS samples
 	Goroutines int     // median of the samples
 	Files      int     // median of the samples
+	HeapInuse  uint64  // Go heap in use at the end (runtime.MemStats)
+	StackInuse uint64  // goroutine stacks at the end
 }
 
 // measure samples the process every second for d.
@@ -87,5 +92,54 @@ func measure(d time.Duration) window {
 	sort.Ints(gs)
 	sort.Ints(fds)
 	w.RSS, w.Goroutines, w.Files = rss[len(rss)/2], gs[len(gs)/2], fds[len(fds)/2]
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	w.HeapInuse, w.StackInuse = ms.HeapInuse, ms.StackInuse
 	return w
+}
+
+// startCPUProfile writes a CPU profile to dir/name.cpu.pprof until the
+// returned function is called; without dir it does nothing.
+func startCPUProfile(dir, name string) func() {
+	if dir == "" {
+		return func() {}
+	}
+	f, err := os.Create(filepath.Join(dir, name+".cpu.pprof"))
+	if err == nil {
+		err = pprof.StartCPUProfile(f)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench: cpu profile:", err)
+		return func() {}
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}
+}
+
+// writeHeapProfile writes dir/heap.pprof; without dir it does nothing.
+func writeHeapProfile(dir string) {
+	if dir == "" {
+		return
+	}
+	f, err := os.Create(filepath.Join(dir, "heap.pprof"))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench: heap profile:", err)
+		return
+	}
+	defer f.Close()
+	runtime.GC()
+	if err := pprof.WriteHeapProfile(f); err != nil {
+		fmt.Fprintln(os.Stderr, "bench: heap profile:", err)
+	}
+	g, err := os.Create(filepath.Join(dir, "goroutine.pprof"))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench: goroutine profile:", err)
+		return
+	}
+	defer g.Close()
+	if err := pprof.Lookup("goroutine").WriteTo(g, 0); err != nil {
+		fmt.Fprintln(os.Stderr, "bench: heap profile:", err)
+	}
 }

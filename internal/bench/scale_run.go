@@ -26,6 +26,12 @@ type scaleConfig struct {
 	Settle   time.Duration // after every manager monitors, before measuring
 	Window   time.Duration // the measuring window
 	Kills    int           // masters killed one after the other at the end
+	// StartBatch is how many managers start at once; the next batch starts
+	// when they all monitor (0: all at once).
+	StartBatch int
+	// Profile, when set, is a directory where the run writes CPU profiles
+	// of the start-up and of the window, and a heap profile after it.
+	Profile string
 }
 
 // scaleResult is what one run measured; the run prints it as JSON.
@@ -117,19 +123,31 @@ func runScale(ctx context.Context, sc scaleConfig, logger *slog.Logger) (scaleRe
 	if err != nil {
 		return res, err
 	}
-	all := make([]int, sc.Clusters)
+	stopProfile := startCPUProfile(sc.Profile, "startup")
 	start := time.Now()
-	for i := range all {
-		all[i] = i
-		f.start(i)
+	batch := sc.StartBatch
+	if batch <= 0 {
+		batch = sc.Clusters
 	}
-	if err := f.waitMonitoring(all, 5*time.Minute); err != nil {
-		return res, err
+	for first := 0; first < sc.Clusters; first += batch {
+		var ids []int
+		for i := first; i < min(first+batch, sc.Clusters); i++ {
+			ids = append(ids, i)
+			f.start(i)
+		}
+		if err := f.waitMonitoring(ids, 5*time.Minute); err != nil {
+			return res, err
+		}
 	}
 	res.Startup = time.Since(start)
-	progress("scale %d: every manager monitoring after %.1f s; settling %s, measuring %s", sc.Clusters, res.Startup.Seconds(), sc.Settle, sc.Window)
+	stopProfile()
+	progress("scale %d: every manager monitoring after %.1f s (%d at a time); settling %s, measuring %s",
+		sc.Clusters, res.Startup.Seconds(), batch, sc.Settle, sc.Window)
 	time.Sleep(sc.Settle)
+	stopProfile = startCPUProfile(sc.Profile, "window")
 	res.window = measure(sc.Window)
+	stopProfile()
+	writeHeapProfile(sc.Profile)
 	_, res.PeakRSS = memStatus()
 	if st, err := sim.call(simmysql.Request{Op: "stats"}); err == nil {
 		res.SimSessions = st.Stats.Sessions

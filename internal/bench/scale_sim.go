@@ -19,8 +19,8 @@ type simProc struct {
 	out *json.Decoder
 }
 
-func startSim(ctx context.Context, path string, basePort int, stderr io.Writer) (*simProc, error) {
-	cmd := exec.CommandContext(ctx, path, "-base-port", fmt.Sprint(basePort))
+func startSim(ctx context.Context, path string, basePort int, stderr io.Writer, args ...string) (*simProc, error) {
+	cmd := exec.CommandContext(ctx, path, append([]string{"-base-port", fmt.Sprint(basePort)}, args...)...)
 	cmd.Stderr = stderr
 	in, err := cmd.StdinPipe()
 	if err != nil {
