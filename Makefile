@@ -54,17 +54,18 @@ demo: setup build
 BENCH_RUNS ?= 5
 BENCH_BIG_MIB ?= 1024
 BENCH_SCALE ?= 100,500,1000
+BENCH_SCALE_RUNS ?= 3
 bench: setup build
 	$(GO) build -o $(BIN)/simmysql ./internal/simmysql/cmd/simmysql
 	$(GO) test -run '^$$' -bench 'Scan|ExtractBigTransaction' -benchtime 2s ./binlog/
-	$(GO) run ./internal/bench -runs $(BENCH_RUNS) -big $(BENCH_BIG_MIB) -gomha $(BIN)/gomha -scale $(BENCH_SCALE) -simmysql $(BIN)/simmysql
+	$(GO) run ./internal/bench -runs $(BENCH_RUNS) -big $(BENCH_BIG_MIB) -gomha $(BIN)/gomha -scale $(BENCH_SCALE) -scale-runs $(BENCH_SCALE_RUNS) -simmysql $(BIN)/simmysql
 	GOMHA_BENCH_SWITCHES=$(BENCH_RUNS) $(GO) test -count=1 -run '^$$' -bench 'SwitchoverSandbox' -benchtime 1x ./manager/
 
 # The scale table alone (no sandbox, no root): simulated clusters only.
 bench-scale:
 	@mkdir -p $(BIN)
 	$(GO) build -o $(BIN)/simmysql ./internal/simmysql/cmd/simmysql
-	$(GO) run ./internal/bench -only scale -scale $(BENCH_SCALE) -simmysql $(BIN)/simmysql
+	$(GO) run ./internal/bench -only scale -scale $(BENCH_SCALE) -scale-runs $(BENCH_SCALE_RUNS) -simmysql $(BIN)/simmysql
 
 demo-down: build
 	-$(BIN)/gomha stop --conf $(DEMO_DIR)/app1.cnf

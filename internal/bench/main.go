@@ -28,6 +28,7 @@ func main() {
 	gomha := flag.String("gomha", "bin/gomha", "the gomha binary, run for the big-transaction figure")
 	big := flag.Int("big", 1024, "MiB of the single transaction salvaged once at the end (0: skip)")
 	scale := flag.String("scale", "100,500,1000", "cluster counts of the scale table (\"\": skip)")
+	scaleRuns := flag.Int("scale-runs", 3, "scale: runs per cluster count (medians)")
 	var sc scaleConfig
 	flag.StringVar(&sc.Sim, "simmysql", "bin/simmysql", "the simulator binary (go build ./internal/simmysql/cmd/simmysql)")
 	flag.DurationVar(&sc.Settle, "scale-settle", 10*time.Second, "scale: wait after every manager monitors, before measuring")
@@ -106,7 +107,7 @@ func main() {
 	if *scale != "" && (*only == "" || contains(strings.Split(*only, ","), "scale")) {
 		sizes, err := parseSizes(*scale)
 		if err == nil {
-			err = scaleTable(ctx, sizes, sc, *verbose)
+			err = scaleTable(ctx, sizes, sc, *scaleRuns, *verbose)
 		}
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "bench: scale:", err)

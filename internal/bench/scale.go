@@ -26,47 +26,131 @@ const (
 	scaleSameDetection = 50 * time.Millisecond
 )
 
-// scaleTable runs one process per cluster count (one cluster first, the
-// baseline of detection), each with its own simulator helper, and prints
-// the table. A process per count keeps each one's peak memory its own.
-func scaleTable(ctx context.Context, sizes []int, sc scaleConfig, verbose bool) error {
-	exe, err := os.Executable()
-	if err != nil {
-		return err
-	}
+// scaleTable runs one process per cluster count and run (one cluster
+// first, the baseline of detection), each with its own simulator helper,
+// and prints the medians. A process per count keeps each one's peak memory
+// its own; the counts take turns, so that a busy minute of the machine
+// does not fall on one count only.
+func scaleTable(ctx context.Context, sizes []int, sc scaleConfig, runs int, verbose bool) error {
 	if len(sizes) == 0 || sizes[0] != 1 {
 		sizes = append([]int{1}, sizes...)
 	}
-	var results []scaleResult
-	for _, n := range sizes {
-		args := []string{"-scale-run", strconv.Itoa(n), "-simmysql", sc.Sim, "-dir", filepath.Join(sc.Dir, fmt.Sprintf("scale-%d", n)),
-			"-scale-settle", sc.Settle.String(), "-scale-window", sc.Window.String(), "-scale-kills", strconv.Itoa(sc.Kills),
-			"-scale-start-batch", strconv.Itoa(sc.StartBatch), "-scale-base-port", strconv.Itoa(sc.BasePort)}
-		if verbose {
-			args = append(args, "-v")
-		}
-		if sc.Profile != "" {
-			dir := filepath.Join(sc.Profile, strconv.Itoa(n))
-			if err := os.MkdirAll(dir, 0o755); err != nil {
-				return err
+	results := make([][]scaleResult, len(sizes))
+	var failures []string
+	for run := range max(runs, 1) {
+		for i, n := range sizes {
+			r, err := scaleChild(ctx, n, run, sc, verbose)
+			if err != nil {
+				failures = append(failures, fmt.Sprintf("%d clusters, run %d: %v", n, run+1, err))
+				fmt.Fprintf(os.Stderr, "bench: scale: %d clusters, run %d: %v\n", n, run+1, err)
+				continue
 			}
-			args = append(args, "-scale-profile", dir)
+			results[i] = append(results[i], r)
 		}
-		cmd := exec.CommandContext(ctx, exe, args...)
-		cmd.Stderr = os.Stderr
-		out, err := cmd.Output()
-		if err != nil {
-			return fmt.Errorf("scale run with %d clusters: %w", n, err)
-		}
-		var r scaleResult
-		lines := bytes.Split(bytes.TrimSpace(out), []byte("\n"))
-		if err := json.Unmarshal(lines[len(lines)-1], &r); err != nil {
-			return fmt.Errorf("scale run with %d clusters: %w (%s)", n, err, out)
-		}
-		results = append(results, r)
 	}
-	printScale(results, sc)
+	var rows []scaleRow
+	for i, n := range sizes {
+		rows = append(rows, aggregate(n, results[i]))
+	}
+	printScale(rows, sc, failures)
+	if len(failures) > 0 {
+		return fmt.Errorf("%d scale runs failed", len(failures))
+	}
 	return nil
+}
+
+// scaleChild runs the bench again with -scale-run n and reads its result.
+func scaleChild(ctx context.Context, n, run int, sc scaleConfig, verbose bool) (scaleResult, error) {
+	var r scaleResult
+	exe, err := os.Executable()
+	if err != nil {
+		return r, err
+	}
+	args := []string{"-scale-run", strconv.Itoa(n), "-simmysql", sc.Sim, "-dir", filepath.Join(sc.Dir, fmt.Sprintf("scale-%d-%d", n, run)),
+		"-scale-settle", sc.Settle.String(), "-scale-window", sc.Window.String(), "-scale-kills", strconv.Itoa(sc.Kills),
+		"-scale-start-batch", strconv.Itoa(sc.StartBatch), "-scale-base-port", strconv.Itoa(sc.BasePort)}
+	if verbose {
+		args = append(args, "-v")
+	}
+	if sc.Profile != "" {
+		dir := filepath.Join(sc.Profile, fmt.Sprintf("%d-%d", n, run))
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return r, err
+		}
+		args = append(args, "-scale-profile", dir)
+	}
+	cmd := exec.CommandContext(ctx, exe, args...)
+	cmd.Stderr = os.Stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return r, err
+	}
+	lines := bytes.Split(bytes.TrimSpace(out), []byte("\n"))
+	if err := json.Unmarshal(lines[len(lines)-1], &r); err != nil {
+		return r, fmt.Errorf("%w (%s)", err, out)
+	}
+	return r, nil
+}
+
+// scaleRow is the medians of one cluster count's runs.
+type scaleRow struct {
+	clusters, runs           int
+	startup                  time.Duration
+	cpu, load                float64
+	rss, peakRSS             int64
+	goroutines, files        int
+	detections               []time.Duration // every kill of every run
+	retries, failed, unknown []string
+}
+
+func aggregate(n int, rs []scaleResult) scaleRow {
+	row := scaleRow{clusters: n, runs: len(rs)}
+	var startup []time.Duration
+	var cpu, load []float64
+	var rss, peak []int64
+	var gs, fds []int
+	for _, r := range rs {
+		startup = append(startup, r.Startup)
+		cpu, load = append(cpu, r.CPU), append(load, r.Load)
+		rss, peak = append(rss, r.RSS), append(peak, r.PeakRSS)
+		gs, fds = append(gs, r.Goroutines), append(fds, r.Files)
+		row.detections = append(row.detections, r.Detections...)
+		row.retries = append(row.retries, r.Retries...)
+		for app, err := range r.Failed {
+			row.failed = append(row.failed, app+": "+err)
+		}
+		for q, k := range r.Unknown {
+			row.unknown = append(row.unknown, fmt.Sprintf("%s (%d times)", q, k))
+		}
+	}
+	if len(rs) == 0 {
+		return row
+	}
+	row.startup = medianOf(startup)
+	row.cpu, row.load = medianF(cpu), medianF(load)
+	row.rss, row.peakRSS = medianI(rss), medianI(peak)
+	row.goroutines, row.files = int(medianI(ints64(gs))), int(medianI(ints64(fds)))
+	return row
+}
+
+func medianF(xs []float64) float64 {
+	s := append([]float64(nil), xs...)
+	sort.Float64s(s)
+	return s[len(s)/2]
+}
+
+func medianI(xs []int64) int64 {
+	s := append([]int64(nil), xs...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	return s[len(s)/2]
+}
+
+func ints64(xs []int) []int64 {
+	out := make([]int64, len(xs))
+	for i, x := range xs {
+		out[i] = int64(x)
+	}
+	return out
 }
 
 // runScaleChild is the bench re-executed with -scale-run: one run, its
@@ -83,41 +167,49 @@ func runScaleChild(ctx context.Context, sc scaleConfig, verbose bool) error {
 	return json.NewEncoder(os.Stdout).Encode(res)
 }
 
-func printScale(rs []scaleResult, sc scaleConfig) {
+func printScale(rows []scaleRow, sc scaleConfig, failures []string) {
 	var base time.Duration
-	if len(rs) > 0 && rs[0].Clusters == 1 {
-		base = medianOf(rs[0].Detections)
+	if len(rows) > 0 && rows[0].clusters == 1 {
+		base = medianOf(rows[0].detections)
 	}
 	fmt.Printf("\nmany clusters in one manager process (simulated MariaDB 10.11, 1 master + 2 replicas each, ping_interval=1, ssh refused):\n")
 	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "clusters\tstart-up\tCPU (cores)\tRSS\tpeak RSS\tgoroutines\topen files\tdetection (median; min-max)\ttarget met\t")
-	for _, r := range rs {
-		det := medianOf(r.Detections)
+	fmt.Fprintln(tw, "clusters\truns\tstart-up\tCPU (cores)\tRSS\tpeak RSS\tgoroutines\topen files\tdetection (median; min-max)\tload\ttarget met\t")
+	for _, r := range rows {
+		det := medianOf(r.detections)
 		met := "yes"
 		switch {
-		case len(r.Failed) > 0 || len(r.Unknown) > 0 || len(r.Detections) == 0:
+		case r.runs == 0 || len(r.failed) > 0 || len(r.unknown) > 0 || len(r.detections) == 0:
 			met = "NO (see below)"
-		case r.CPU >= scaleCPUTarget || r.PeakRSS >= scaleRSSTarget:
+		case r.cpu >= scaleCPUTarget || r.peakRSS >= scaleRSSTarget:
 			met = "NO"
 		case det > base+scaleSameDetection:
 			met = "NO (detection)"
 		}
-		lo, hi := minMax(r.Detections)
-		fmt.Fprintf(tw, "%d\t%.1f s\t%.2f\t%d MiB\t%d MiB\t%d\t%d\t%s; %s-%s\t%s\t\n", r.Clusters, r.Startup.Seconds(), r.CPU,
-			r.RSS>>20, r.PeakRSS>>20, r.Goroutines, r.Files, ms(det), ms(lo), ms(hi), met)
+		lo, hi := minMax(r.detections)
+		fmt.Fprintf(tw, "%d\t%d\t%.1f s\t%.2f\t%d MiB\t%d MiB\t%d\t%d\t%s; %s-%s\t%.1f\t%s\t\n", r.clusters, r.runs, r.startup.Seconds(), r.cpu,
+			r.rss>>20, r.peakRSS>>20, r.goroutines, r.files, ms(det), ms(lo), ms(hi), r.load, met)
 	}
 	tw.Flush()
-	fmt.Printf("\nCPU, RSS, goroutines and open files: the manager process over %s once every manager monitors (medians of\n", sc.Window)
-	fmt.Println("per-second samples; CPU = CPU time / wall time); peak RSS includes the start-up. detection = a master killed")
-	fmt.Printf("(port refused, connections reset) -> confirmed dead, over %d kills one after the other. Targets: < %.0f core and\n", sc.Kills, scaleCPUTarget)
-	fmt.Printf("< %d MiB peak; detection within %s of the single cluster's.\n", scaleRSSTarget>>20, scaleSameDetection)
-	for _, r := range rs {
-		for app, err := range r.Failed {
-			fmt.Printf("%d clusters: manager of %s stopped: %s\n", r.Clusters, app, err)
+	fmt.Printf("\nmedians of the runs. CPU, RSS, goroutines and open files: the manager process over %s once every manager\n", sc.Window)
+	fmt.Println("monitors (per-second samples; CPU = CPU time / wall time); peak RSS includes the start-up, managers started")
+	fmt.Printf("%d at a time. detection = a master killed (port refused, connections reset) -> confirmed dead, %d kills per run\n", sc.StartBatch, sc.Kills)
+	fmt.Println("one after the other. load = the machine's 1-minute load average at the end of the window (this process and")
+	fmt.Printf("the simulator included). Targets: < %.0f core and < %d MiB peak; detection within %s of one cluster's.\n",
+		scaleCPUTarget, scaleRSSTarget>>20, scaleSameDetection)
+	for _, r := range rows {
+		for _, why := range r.retries {
+			fmt.Printf("%d clusters: a manager was started again after its start-up checks failed: %s\n", r.clusters, why)
 		}
-		for q, n := range r.Unknown {
-			fmt.Printf("%d clusters: the simulator was asked %d times a statement it does not know: %s\n", r.Clusters, n, q)
+		for _, why := range r.failed {
+			fmt.Printf("%d clusters: a manager stopped: %s\n", r.clusters, why)
 		}
+		for _, q := range r.unknown {
+			fmt.Printf("%d clusters: the simulator was asked a statement it does not know: %s\n", r.clusters, q)
+		}
+	}
+	for _, f := range failures {
+		fmt.Printf("scale run failed: %s\n", f)
 	}
 }
 

@@ -69,6 +69,7 @@ type window struct {
 	RSS        int64   // median of the per-second VmRSS samples
 	Goroutines int     // median of the samples
 	Files      int     // median of the samples
+	Load       float64 // the machine's 1-minute load average at the end
 	HeapInuse  uint64  // Go heap in use at the end (runtime.MemStats)
 	StackInuse uint64  // goroutine stacks at the end
 }
@@ -95,6 +96,11 @@ func measure(d time.Duration) window {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	w.HeapInuse, w.StackInuse = ms.HeapInuse, ms.StackInuse
+	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
+		if f := strings.Fields(string(b)); len(f) > 0 {
+			w.Load, _ = strconv.ParseFloat(f[0], 64)
+		}
+	}
 	return w
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -41,6 +42,7 @@ type scaleResult struct {
 	Window   time.Duration `json:"window"`
 	window
 	PeakRSS     int64             `json:"peak_rss"`     // VmHWM at the end of the window (start-up included)
+	Retries     []string          `json:"retries"`      // managers started again after their start-up checks failed
 	Detections  []time.Duration   `json:"detections"`   // kill -> master confirmed dead
 	FirstChecks []time.Duration   `json:"first_checks"` // kill -> first failed check
 	SimSessions int               `json:"sim_sessions"` // connections open on the simulated servers
@@ -54,6 +56,8 @@ type fleet struct {
 	cfgs     []*config.Config
 	verdicts []chan manager.Verdict
 	done     []chan error
+	tries    []int    // start-up retries per manager
+	retries  []string // what failed, per retry
 	logger   *slog.Logger
 }
 
@@ -66,7 +70,14 @@ func (f *fleet) start(i int) {
 	go func() { done <- manager.RunManager(f.ctx, f.cfgs[i], opts) }()
 }
 
-// waitMonitoring waits until every manager in ids says PING_OK.
+// startRetries is how many times a manager whose start-up checks failed
+// is started again: on a machine this busy (the simulator shares its two
+// cores), a burst of start-ups can make a simulated server miss check
+// repl's 4 s connect timeout. Each retry is reported.
+const startRetries = 2
+
+// waitMonitoring waits until every manager in ids says PING_OK, starting
+// again (up to startRetries times) those whose start-up checks failed.
 func (f *fleet) waitMonitoring(ids []int, limit time.Duration) error {
 	deadline := time.Now().Add(limit)
 	pending := append([]int(nil), ids...)
@@ -79,6 +90,14 @@ func (f *fleet) waitMonitoring(ids []int, limit time.Duration) error {
 				case v := <-f.verdicts[i]:
 					return fmt.Errorf("manager of %s found its master dead while starting: %s %v", f.cfgs[i].App, v.Reason, v.Evidence)
 				default:
+				}
+				if errors.Is(err, manager.ErrStartupCheck) && f.tries[i] < startRetries {
+					f.tries[i]++
+					f.retries = append(f.retries, fmt.Sprintf("%s: %v", f.cfgs[i].App, err))
+					progress("%s started again: %v", f.cfgs[i].App, err)
+					f.start(i)
+					still = append(still, i)
+					continue
 				}
 				return fmt.Errorf("manager of %s stopped while starting: %v", f.cfgs[i].App, err)
 			default:
@@ -139,7 +158,7 @@ func runScale(ctx context.Context, sc scaleConfig, logger *slog.Logger) (scaleRe
 			return res, err
 		}
 	}
-	res.Startup = time.Since(start)
+	res.Startup, res.Retries = time.Since(start), f.retries
 	stopProfile()
 	progress("scale %d: every manager monitoring after %.1f s (%d at a time); settling %s, measuring %s",
 		sc.Clusters, res.Startup.Seconds(), batch, sc.Settle, sc.Window)
@@ -171,10 +190,15 @@ func writeFleet(ctx context.Context, sc scaleConfig, clusters []simmysql.Cluster
 	}
 	n := len(clusters)
 	f := &fleet{ctx: ctx, cfgs: make([]*config.Config, n), verdicts: make([]chan manager.Verdict, n),
-		done: make([]chan error, n), logger: logger}
+		done: make([]chan error, n), tries: make([]int, n), logger: logger}
 	for i, ci := range clusters {
 		path := filepath.Join(sc.Dir, fmt.Sprintf("app%04d.cnf", i))
-		text := ci.Conf(simmysql.ConfOptions{User: "gomha", Password: "gomha", Workdir: filepath.Join(sc.Dir, "manager"),
+		// A manager_workdir per application, as MHA's documentation sets
+		// it: a thousand applications writing their state files (temp file
+		// and rename) in one directory queue on its lock, at start-up
+		// hundreds of threads at a time in uninterruptible sleep.
+		workdir := filepath.Join(sc.Dir, "manager", fmt.Sprintf("app%04d", i))
+		text := ci.Conf(simmysql.ConfOptions{User: "gomha", Password: "gomha", Workdir: workdir,
 			PingInterval: 1, SSHPort: refusedSSHPort, SSHOptions: sshOpts})
 		if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
 			return nil, err
