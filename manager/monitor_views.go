@@ -22,6 +22,22 @@ import (
 // a crash, while it may still say Yes.
 const replicaPollEvery = 25 * time.Millisecond
 
+// replicaWatchEnd is when a replica's readings stop: until, or later when
+// two of its heartbeat periods from its first reading end a little after
+// until (its connection and first reading take some of a later look's ping
+// interval), so that its heartbeat can show the master's silence; not when
+// its heartbeat period is longer than master_hang_timeout allows (then its
+// host probes the master's port instead).
+func (m *Monitor) replicaWatchEnd(until, firstAt time.Time, hb time.Duration) time.Time {
+	if hb <= 0 || 2*hb > m.hangTimeout() {
+		return until
+	}
+	if silent := firstAt.Add(2 * hb); silent.After(until) {
+		return silent
+	}
+	return until
+}
+
 // gather asks every view about the suspect master in parallel, each bounded
 // by its own deadline. The views end together: a master that answers the
 // manager again ends the others at once; otherwise the replicas watch the
@@ -177,7 +193,7 @@ func (m *Monitor) replicaCheck(ctx context.Context, r config.Server, until time.
 	}
 	defer s.Close()
 	var first replicaIO
-	var firstAt time.Time
+	var firstAt, end time.Time
 	var probe chan probeOutcome
 	for {
 		io, err := readReplicaIO(ctx, s, m.interval)
@@ -190,6 +206,7 @@ func (m *Monitor) replicaCheck(ctx context.Context, r config.Server, until time.
 		}
 		if firstAt.IsZero() {
 			first, firstAt = io, time.Now()
+			end = m.replicaWatchEnd(until, firstAt, io.hbPeriod)
 		}
 		v.Silent = io.silentSince(first, time.Since(firstAt))
 		v.Asked, v.IORunning, v.LastIOErrno, v.LastIOError = true, io.running, io.errno, io.errMsg
@@ -202,10 +219,10 @@ func (m *Monitor) replicaCheck(ctx context.Context, r config.Server, until time.
 			return v
 		}
 		v.Replicates = true
-		if probe == nil && !v.lost() && (io.hbPeriod <= 0 || firstAt.Add(2*io.hbPeriod).After(until)) {
+		if probe == nil && !v.lost() && (io.hbPeriod <= 0 || firstAt.Add(2*io.hbPeriod).After(end)) {
 			probe = m.probeAsync(ctx, r)
 		}
-		if v.lost() || !time.Now().Before(until) || !sleepCtx(ctx, replicaPollEvery) {
+		if v.lost() || !time.Now().Before(end) || !sleepCtx(ctx, replicaPollEvery) {
 			break
 		}
 	}

@@ -9,7 +9,8 @@ import (
 )
 
 // Request is one line of the control protocol (JSON): Op is "start"
-// (Clusters more clusters), "kill", "restart", "cut" or "heal" (Cluster),
+// (Clusters more clusters), "kill", "restart", "cut", "heal", "freeze" or
+// "thaw" (Cluster),
 // "stats" or "quit".
 type Request struct {
 	Op       string `json:"op"`
@@ -80,7 +81,7 @@ func (s *Sim) handle(req Request) Response {
 		}
 		res.OK = true
 		return res
-	case "kill", "restart", "cut", "heal":
+	case "kill", "restart", "cut", "heal", "freeze", "thaw":
 		c, err := s.Cluster(req.Cluster)
 		if err != nil {
 			return Response{Error: err.Error()}
@@ -92,6 +93,10 @@ func (s *Sim) handle(req Request) Response {
 			c.Cut()
 		case "heal":
 			c.Heal()
+		case "freeze":
+			c.Freeze()
+		case "thaw":
+			c.Thaw()
 		default:
 			if err := c.Restart(); err != nil {
 				return Response{Error: err.Error()}

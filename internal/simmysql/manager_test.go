@@ -141,3 +141,37 @@ func TestManagerCutOffWithSSHRefusedNoFailover(t *testing.T) {
 	c.Heal()
 	m.waitPingOK(t, 5*time.Second)
 }
+
+// TestManagerConfirmsFrozenMaster: a master that answers no one, whose
+// replicas' IO threads still say Yes but hear no heartbeat, is dead once
+// nothing answered the manager for master_hang_timeout (2 s) and both
+// replicas went two heartbeat periods without one.
+func TestManagerConfirmsFrozenMaster(t *testing.T) {
+	sim := newTestSim(t, 24006)
+	c := addCluster(t, sim)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	m := startManager(ctx, t, c)
+	time.Sleep(1500 * time.Millisecond)
+	frozen := time.Now()
+	c.Freeze()
+	defer c.Thaw()
+	select {
+	case v := <-m.verdicts:
+		took := v.Confirmed.Sub(frozen)
+		t.Logf("confirmed dead %s after the freeze: %s", took.Round(time.Millisecond), v.Reason)
+		if took < 2*time.Second || took > 3500*time.Millisecond {
+			t.Errorf("a frozen master confirmed dead %s after it froze; want master_hang_timeout (2 s) and up to a ping interval and a beat", took)
+		}
+		for _, e := range v.Evidence {
+			if strings.HasPrefix(e, "replica ") && !strings.Contains(e, "no heartbeat nor event") {
+				t.Errorf("replica evidence %q: want its silence", e)
+			}
+		}
+	case err := <-m.done:
+		t.Fatalf("manager returned: %v", err)
+	case <-time.After(10 * time.Second):
+		v, _, err := manager.ReadView(m.cfg.ManagerWorkdir, m.cfg.App)
+		t.Fatalf("no verdict 10 s after the master froze; the manager's view: %s: %s %v (%v)", v.State, v.Reason, v.Evidence, err)
+	}
+}

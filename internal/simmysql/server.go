@@ -33,6 +33,7 @@ type Server struct {
 // ioThread is a replica's IO thread as SHOW SLAVE STATUS shows it.
 type ioThread struct {
 	connected bool
+	silent    bool      // connected, but the master sends nothing (frozen)
 	since     time.Time // when it (re)connected: heartbeats count from there
 	beats     int64     // heartbeats received before since
 	errno     int
@@ -254,6 +255,25 @@ func (s *Server) lostSource(now time.Time) {
 		"Can't connect to server on '%s' (111 \"Connection refused\")", replUser, s.source.Addr(), connectRetry, s.source.host)
 }
 
+// silence stops (or resumes) the heartbeats the replica receives while its
+// IO thread still says Yes: a master frozen or cut off by the network,
+// before slave_net_timeout.
+func (s *Server) silence(on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.io.connected {
+		return
+	}
+	now := time.Now()
+	if on && !s.io.silent {
+		s.io.beats = s.heartbeatsLocked(now)
+	}
+	if !on && s.io.silent {
+		s.io.since = now
+	}
+	s.io.silent = on
+}
+
 // foundSource records that the replica's IO thread is connected again.
 func (s *Server) foundSource(now time.Time) {
 	s.mu.Lock()
@@ -274,7 +294,7 @@ func (s *Server) ioState(now time.Time) (ioThread, int64) {
 // heartbeatsLocked counts the heartbeats received: one per heartbeat period
 // while connected (an idle master sends nothing else).
 func (s *Server) heartbeatsLocked(now time.Time) int64 {
-	if !s.io.connected {
+	if !s.io.connected || s.io.silent {
 		return s.io.beats
 	}
 	return s.io.beats + int64(now.Sub(s.io.since)/s.sim.opts.Heartbeat)

@@ -155,6 +155,24 @@ func (c *Cluster) Cut() { c.Master.cutOff() }
 // Heal undoes Cut.
 func (c *Cluster) Heal() { c.Master.heal() }
 
+// Freeze is a master that stops answering anyone (SIGSTOP, or its host cut
+// off by the network): it answers no client, and its replicas' IO threads
+// still say Yes but receive no heartbeat.
+func (c *Cluster) Freeze() {
+	c.Master.cutOff()
+	for _, r := range c.Replicas {
+		r.silence(true)
+	}
+}
+
+// Thaw undoes Freeze.
+func (c *Cluster) Thaw() {
+	for _, r := range c.Replicas {
+		r.silence(false)
+	}
+	c.Master.heal()
+}
+
 // Restart starts the master's mysqld again; the replicas reconnect.
 func (c *Cluster) Restart() error {
 	if c.Master.up() {
