@@ -32,17 +32,41 @@ func (io replicaIO) silentSince(first replicaIO, elapsed time.Duration) bool {
 }
 
 // readReplicaIO runs SHOW SLAVE STATUS (SHOW REPLICA STATUS on MySQL, where
-// 8.4 removed the old words).
+// 8.4 removed the old words) and, on MariaDB, reads the heartbeat counters,
+// on one connection: the status rows are closed before the second query.
 func readReplicaIO(ctx context.Context, s *node.Session, timeout time.Duration) (replicaIO, error) {
 	qctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	io, err := readSlaveStatus(qctx, s)
+	if err != nil || !io.hasReplicaRow || s.Flavor() != topology.MariaDB {
+		return io, err
+	}
+	hb, err := node.QueryMaps(qctx, s.DB(), "SHOW /* gomha */ GLOBAL STATUS WHERE Variable_name IN ('Slave_heartbeat_period', 'Slave_received_heartbeats')")
+	if err != nil {
+		return io, nil // the heartbeat is extra evidence only
+	}
+	for _, row := range hb {
+		switch row["Variable_name"] {
+		case "Slave_heartbeat_period":
+			f, _ := strconv.ParseFloat(row["Value"], 64)
+			io.hbPeriod = time.Duration(f * float64(time.Second))
+		case "Slave_received_heartbeats":
+			io.heartbeats, _ = strconv.ParseInt(row["Value"], 10, 64)
+		}
+	}
+	return io, nil
+}
+
+// readSlaveStatus reads the replica's row of SHOW SLAVE STATUS (SHOW
+// REPLICA STATUS on MySQL).
+func readSlaveStatus(ctx context.Context, s *node.Session) (replicaIO, error) {
 	q := "SHOW /* gomha */ SLAVE STATUS"
 	if s.Flavor() == topology.MySQL {
 		q = "SHOW /* gomha */ REPLICA STATUS"
 	}
-	rows, err := s.DB().QueryContext(qctx, q)
+	rows, err := s.DB().QueryContext(ctx, q)
 	if err != nil && node.IsMySQLError(err, 1064) {
-		rows, err = s.DB().QueryContext(qctx, "SHOW /* gomha */ SLAVE STATUS")
+		rows, err = s.DB().QueryContext(ctx, "SHOW /* gomha */ SLAVE STATUS")
 	}
 	if err != nil {
 		return replicaIO{}, fmt.Errorf("read replica status on %s: %w", s.Key(), err)
@@ -80,21 +104,5 @@ func readReplicaIO(ctx context.Context, s *node.Session, timeout time.Duration) 
 		io.errMsg = m["Last_IO_Error"]
 		io.readPos = pick("Master_Log_File", "Source_Log_File") + ":" + pick("Read_Master_Log_Pos", "Read_Source_Log_Pos")
 	}
-	if err := rows.Err(); err != nil || !io.hasReplicaRow || s.Flavor() != topology.MariaDB {
-		return io, err
-	}
-	hb, err := node.QueryMaps(qctx, s.DB(), "SHOW /* gomha */ GLOBAL STATUS WHERE Variable_name IN ('Slave_heartbeat_period', 'Slave_received_heartbeats')")
-	if err != nil {
-		return io, nil // the heartbeat is extra evidence only
-	}
-	for _, row := range hb {
-		switch row["Variable_name"] {
-		case "Slave_heartbeat_period":
-			f, _ := strconv.ParseFloat(row["Value"], 64)
-			io.hbPeriod = time.Duration(f * float64(time.Second))
-		case "Slave_received_heartbeats":
-			io.heartbeats, _ = strconv.ParseInt(row["Value"], 10, 64)
-		}
-	}
-	return io, nil
+	return io, rows.Err()
 }

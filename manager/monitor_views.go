@@ -18,8 +18,14 @@ import (
 	"github.com/gomha/gomha/topology"
 )
 
-// replicaPollEvery is how often a replica's IO thread is re-read right after
-// a crash, while it may still say Yes.
+// replicaPollEvery is how often a replica's IO thread is re-read during the
+// first watch beat after its first reading: the replica of a crashed master
+// stops saying Yes within milliseconds. After that only its heartbeat
+// counter can still tell (over two heartbeat periods), and a reading every
+// beat is enough (replicaPollAfter): polling every 25 ms for
+// master_hang_timeout made a suspect cluster cost about six times a healthy
+// one, which a manager of many clusters pays for every cluster at once when
+// it is itself too slow to hear them.
 const replicaPollEvery = 25 * time.Millisecond
 
 // replicaWatchEnd is when a replica's readings stop: until, or later when
@@ -36,6 +42,14 @@ func (m *Monitor) replicaWatchEnd(until, firstAt time.Time, hb time.Duration) ti
 		return silent
 	}
 	return until
+}
+
+// replicaPollAfter is the wait between readings after the first beat.
+func (m *Monitor) replicaPollAfter(since time.Time) time.Duration {
+	if beat := watchBeat(m.interval); time.Since(since) >= beat {
+		return beat
+	}
+	return replicaPollEvery
 }
 
 // gather asks every view about the suspect master in parallel, each bounded
@@ -222,7 +236,7 @@ func (m *Monitor) replicaCheck(ctx context.Context, r config.Server, until time.
 		if probe == nil && !v.lost() && (io.hbPeriod <= 0 || firstAt.Add(2*io.hbPeriod).After(end)) {
 			probe = m.probeAsync(ctx, r)
 		}
-		if v.lost() || !time.Now().Before(end) || !sleepCtx(ctx, replicaPollEvery) {
+		if v.lost() || !time.Now().Before(end) || !sleepCtx(ctx, min(m.replicaPollAfter(firstAt), time.Until(end))) {
 			break
 		}
 	}
