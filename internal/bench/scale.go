@@ -96,22 +96,33 @@ func scaleChild(ctx context.Context, n, run int, sc scaleConfig, verbose bool) (
 type scaleRow struct {
 	clusters, runs           int
 	startup                  time.Duration
-	cpu, load                float64
+	cpu, load, pressure      float64
 	rss, peakRSS             int64
 	goroutines, files        int
 	detections               []time.Duration // every kill of every run
 	retries, failed, unknown []string
+	slow                     []string // kills detected in more than slowDetection
 }
+
+// slowDetection is a detection listed below the table with how long the
+// manager's process could not run meanwhile.
+const slowDetection = 100 * time.Millisecond
 
 func aggregate(n int, rs []scaleResult) scaleRow {
 	row := scaleRow{clusters: n, runs: len(rs)}
 	var startup []time.Duration
-	var cpu, load []float64
+	var cpu, load, pressure []float64
 	var rss, peak []int64
 	var gs, fds []int
 	for _, r := range rs {
 		startup = append(startup, r.Startup)
-		cpu, load = append(cpu, r.CPU), append(load, r.Load)
+		cpu, load, pressure = append(cpu, r.CPU), append(load, r.Load), append(pressure, r.Pressure)
+		for k, d := range r.Detections {
+			if d > slowDetection && k < len(r.Stalls) {
+				row.slow = append(row.slow, fmt.Sprintf("%s (this process could not run for up to %s meanwhile)",
+					d.Round(time.Millisecond), r.Stalls[k].Round(time.Millisecond)))
+			}
+		}
 		rss, peak = append(rss, r.RSS), append(peak, r.PeakRSS)
 		gs, fds = append(gs, r.Goroutines), append(fds, r.Files)
 		row.detections = append(row.detections, r.Detections...)
@@ -127,7 +138,7 @@ func aggregate(n int, rs []scaleResult) scaleRow {
 		return row
 	}
 	row.startup = medianOf(startup)
-	row.cpu, row.load = medianF(cpu), medianF(load)
+	row.cpu, row.load, row.pressure = medianF(cpu), medianF(load), medianF(pressure)
 	row.rss, row.peakRSS = medianI(rss), medianI(peak)
 	row.goroutines, row.files = int(medianI(ints64(gs))), int(medianI(ints64(fds)))
 	return row
@@ -174,7 +185,7 @@ func printScale(rows []scaleRow, sc scaleConfig, failures []string) {
 	}
 	fmt.Printf("\nmany clusters in one manager process (simulated MariaDB 10.11, 1 master + 2 replicas each, ping_interval=1, ssh refused):\n")
 	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "clusters\truns\tstart-up\tCPU (cores)\tRSS\tpeak RSS\tgoroutines\topen files\tdetection (median; min-max)\tload\ttarget met\t")
+	fmt.Fprintln(tw, "clusters\truns\tstart-up\tCPU (cores)\tRSS\tpeak RSS\tgoroutines\topen files\tdetection (median; min-max)\tload\tcpu pressure\ttarget met\t")
 	for _, r := range rows {
 		det := medianOf(r.detections)
 		met := "yes"
@@ -187,15 +198,16 @@ func printScale(rows []scaleRow, sc scaleConfig, failures []string) {
 			met = "NO (detection)"
 		}
 		lo, hi := minMax(r.detections)
-		fmt.Fprintf(tw, "%d\t%d\t%.1f s\t%.2f\t%d MiB\t%d MiB\t%d\t%d\t%s; %s-%s\t%.1f\t%s\t\n", r.clusters, r.runs, r.startup.Seconds(), r.cpu,
-			r.rss>>20, r.peakRSS>>20, r.goroutines, r.files, ms(det), ms(lo), ms(hi), r.load, met)
+		fmt.Fprintf(tw, "%d\t%d\t%.1f s\t%.2f\t%d MiB\t%d MiB\t%d\t%d\t%s; %s-%s\t%.1f\t%.0f%%\t%s\t\n", r.clusters, r.runs, r.startup.Seconds(), r.cpu,
+			r.rss>>20, r.peakRSS>>20, r.goroutines, r.files, ms(det), ms(lo), ms(hi), r.load, r.pressure, met)
 	}
 	tw.Flush()
 	fmt.Printf("\nmedians of the runs. CPU, RSS, goroutines and open files: the manager process over %s once every manager\n", sc.Window)
 	fmt.Println("monitors (per-second samples; CPU = CPU time / wall time); peak RSS includes the start-up, managers started")
 	fmt.Printf("%d at a time. detection = a master killed (port refused, connections reset) -> confirmed dead, %d kills per run\n", sc.StartBatch, sc.Kills)
-	fmt.Println("one after the other. load = the machine's 1-minute load average at the end of the window (this process and")
-	fmt.Printf("the simulator included). Targets: < %.0f core and < %d MiB peak; detection within %s of one cluster's.\n",
+	fmt.Println("one after the other. load, cpu pressure = the machine's 1-minute load average and PSI cpu \"some avg10\" at")
+	fmt.Println("the end of the window (this process and the simulator included).")
+	fmt.Printf("Targets: < %.0f core and < %d MiB peak; median detection within %s of one cluster's.\n",
 		scaleCPUTarget, scaleRSSTarget>>20, scaleSameDetection)
 	for _, r := range rows {
 		for _, why := range r.retries {
@@ -203,6 +215,9 @@ func printScale(rows []scaleRow, sc scaleConfig, failures []string) {
 		}
 		for _, why := range r.failed {
 			fmt.Printf("%d clusters: a manager stopped: %s\n", r.clusters, why)
+		}
+		for _, d := range r.slow {
+			fmt.Printf("%d clusters: a detection took %s\n", r.clusters, d)
 		}
 		for _, q := range r.unknown {
 			fmt.Printf("%d clusters: the simulator was asked a statement it does not know: %s\n", r.clusters, q)

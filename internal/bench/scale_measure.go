@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -70,6 +71,7 @@ type window struct {
 	Goroutines int     // median of the samples
 	Files      int     // median of the samples
 	Load       float64 // the machine's 1-minute load average at the end
+	Pressure   float64 // the machine's CPU pressure at the end (PSI some avg10, %)
 	HeapInuse  uint64  // Go heap in use at the end (runtime.MemStats)
 	StackInuse uint64  // goroutine stacks at the end
 }
@@ -96,6 +98,7 @@ func measure(d time.Duration) window {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	w.HeapInuse, w.StackInuse = ms.HeapInuse, ms.StackInuse
+	w.Pressure = cpuPressure()
 	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
 		if f := strings.Fields(string(b)); len(f) > 0 {
 			w.Load, _ = strconv.ParseFloat(f[0], 64)
@@ -148,4 +151,69 @@ func writeHeapProfile(dir string) {
 	if err := pprof.Lookup("goroutine").WriteTo(g, 0); err != nil {
 		fmt.Fprintln(os.Stderr, "bench: heap profile:", err)
 	}
+}
+
+// stallWatch measures how late a 10 ms timer fires in this process: the
+// longest delay is how long the process could not run, whatever held it
+// (the machine, or the Go scheduler), to tell a slow detection from a
+// stalled process.
+type stallWatch struct {
+	mu   sync.Mutex
+	max  time.Duration
+	stop chan struct{}
+	done chan struct{}
+}
+
+func startStallWatch() *stallWatch {
+	s := &stallWatch{stop: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(s.done)
+		const every = 10 * time.Millisecond
+		last := time.Now()
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-s.stop:
+				return
+			case now := <-t.C:
+				late := now.Sub(last) - every
+				last = now
+				s.mu.Lock()
+				s.max = max(s.max, late)
+				s.mu.Unlock()
+			}
+		}
+	}()
+	return s
+}
+
+// reset returns the longest delay since the last reset.
+func (s *stallWatch) reset() time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m := s.max
+	s.max = 0
+	return m
+}
+
+func (s *stallWatch) close() {
+	close(s.stop)
+	<-s.done
+}
+
+// cpuPressure is the machine's CPU pressure (PSI "some avg10", the share
+// of the last 10 s in which some task waited for a CPU), -1 when unknown.
+func cpuPressure() float64 {
+	b, err := os.ReadFile("/proc/pressure/cpu")
+	if err != nil {
+		return -1
+	}
+	for _, f := range strings.Fields(string(b)) {
+		if v, ok := strings.CutPrefix(f, "avg10="); ok {
+			p, _ := strconv.ParseFloat(v, 64)
+			return p
+		}
+	}
+	return -1
 }

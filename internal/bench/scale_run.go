@@ -45,6 +45,7 @@ type scaleResult struct {
 	Retries     []string          `json:"retries"`      // managers started again after their start-up checks failed
 	Detections  []time.Duration   `json:"detections"`   // kill -> master confirmed dead
 	FirstChecks []time.Duration   `json:"first_checks"` // kill -> first failed check
+	Stalls      []time.Duration   `json:"stalls"`       // per kill: the longest this process could not run meanwhile
 	SimSessions int               `json:"sim_sessions"` // connections open on the simulated servers
 	Unknown     map[string]int    `json:"unknown"`      // statements the simulator did not know
 	Failed      map[string]string `json:"failed"`       // managers that stopped on an error
@@ -229,6 +230,8 @@ func (f *fleet) failed() map[string]string {
 // were restarted.
 func killAll(f *fleet, sim *simProc, sc scaleConfig, res *scaleResult) error {
 	killed := map[int]bool{}
+	stalls := startStallWatch()
+	defer stalls.close()
 	for k := range sc.Kills {
 		i := (sc.Clusters - 1 - k*max(sc.Clusters/sc.Kills, 1)) % sc.Clusters
 		i = (i + sc.Clusters) % sc.Clusters
@@ -242,6 +245,7 @@ func killAll(f *fleet, sim *simProc, sc scaleConfig, res *scaleResult) error {
 			}
 			time.Sleep(2 * time.Second) // the watch runs, pings go by
 		}
+		stalls.reset()
 		r, err := sim.call(simmysql.Request{Op: "kill", Cluster: i})
 		if err != nil {
 			return err
@@ -249,10 +253,13 @@ func killAll(f *fleet, sim *simProc, sc scaleConfig, res *scaleResult) error {
 		killed[i] = true
 		select {
 		case v := <-f.verdicts[i]:
+			stall := stalls.reset()
 			res.Detections = append(res.Detections, v.Confirmed.Sub(r.KilledAt))
 			res.FirstChecks = append(res.FirstChecks, v.FirstFailure.Sub(r.KilledAt))
-			progress("scale %d: master of %s killed, confirmed dead %s later: %s", sc.Clusters, f.cfgs[i].App,
-				v.Confirmed.Sub(r.KilledAt).Round(time.Millisecond), v.Reason)
+			res.Stalls = append(res.Stalls, stall)
+			progress("scale %d: master of %s killed, confirmed dead %s later (first failed check %s; this process stalled up to %s; cpu pressure %.0f%%): %s",
+				sc.Clusters, f.cfgs[i].App, v.Confirmed.Sub(r.KilledAt).Round(time.Millisecond), v.FirstFailure.Sub(r.KilledAt).Round(time.Millisecond),
+				stall.Round(time.Millisecond), cpuPressure(), v.Reason)
 		case err := <-f.done[i]:
 			return fmt.Errorf("manager of %s stopped without a verdict: %v", f.cfgs[i].App, err)
 		case <-time.After(30 * time.Second):
