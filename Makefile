@@ -19,7 +19,7 @@ DEMO_DIR  ?= /tmp/gomha-demo
 DEMO_HA_DIR ?= /tmp/gomha-demo-ha
 TESTFLAGS ?= -count=1 -timeout 25m
 
-.PHONY: all build install test unit lint demo demo-down demo-ha demo-ha-down bench setup clean
+.PHONY: all build install test unit lint demo demo-down demo-ha demo-ha-down bench bench-scale setup clean
 
 all: build
 
@@ -75,13 +75,24 @@ demo-ha: setup build
 # benchmarks), failover scenarios repeated on real 3-host sandboxes, the
 # write downtime seen through HAProxy (docs/haproxy.cfg) beside the direct
 # one for a crash and a switchover, one 1 GiB transaction salvaged by the
-# gomha binary (time and its peak RSS), and switchovers.
+# gomha binary (time and its peak RSS), many simulated clusters watched by
+# one manager process (CPU, memory, detection; simulated MariaDB servers on
+# 127.0.4.x, in a helper process), and switchovers.
 BENCH_RUNS ?= 5
 BENCH_BIG_MIB ?= 1024
+BENCH_SCALE ?= 100,500,1000
+BENCH_SCALE_RUNS ?= 3
 bench: setup build
+	$(GO) build -o $(BIN)/simmysql ./internal/simmysql/cmd/simmysql
 	$(GO) test -run '^$$' -bench 'Scan|ExtractBigTransaction' -benchtime 2s ./binlog/
-	$(GO) run ./internal/bench -runs $(BENCH_RUNS) -big $(BENCH_BIG_MIB) -gomha $(BIN)/gomha
+	$(GO) run ./internal/bench -runs $(BENCH_RUNS) -big $(BENCH_BIG_MIB) -gomha $(BIN)/gomha -scale $(BENCH_SCALE) -scale-runs $(BENCH_SCALE_RUNS) -simmysql $(BIN)/simmysql
 	GOMHA_BENCH_SWITCHES=$(BENCH_RUNS) $(GO) test -count=1 -run '^$$' -bench 'SwitchoverSandbox' -benchtime 1x ./manager/
+
+# The scale table alone (no sandbox, no root): simulated clusters only.
+bench-scale:
+	@mkdir -p $(BIN)
+	$(GO) build -o $(BIN)/simmysql ./internal/simmysql/cmd/simmysql
+	$(GO) run ./internal/bench -only scale -scale $(BENCH_SCALE) -scale-runs $(BENCH_SCALE_RUNS) -simmysql $(BIN)/simmysql
 
 demo-down: build
 	-$(BIN)/gomha stop --conf $(DEMO_DIR)/app1.cnf

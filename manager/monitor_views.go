@@ -2,7 +2,6 @@ package manager
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"io"
@@ -15,12 +14,43 @@ import (
 	"github.com/gomha/gomha/manager/config"
 	"github.com/gomha/gomha/manager/hook"
 	"github.com/gomha/gomha/node"
+	"github.com/gomha/gomha/sshpool"
 	"github.com/gomha/gomha/topology"
 )
 
-// replicaPollEvery is how often a replica's IO thread is re-read right after
-// a crash, while it may still say Yes.
+// replicaPollEvery is how often a replica's IO thread is re-read during the
+// first watch beat after its first reading: the replica of a crashed master
+// stops saying Yes within milliseconds. After that only its heartbeat
+// counter can still tell (over two heartbeat periods), and a reading every
+// beat is enough (replicaPollAfter): polling every 25 ms for
+// master_hang_timeout made a suspect cluster cost about six times a healthy
+// one, which a manager of many clusters pays for every cluster at once when
+// it is itself too slow to hear them.
 const replicaPollEvery = 25 * time.Millisecond
+
+// replicaWatchEnd is when a replica's readings stop: until, or later when
+// two of its heartbeat periods from its first reading end a little after
+// until (its connection and first reading take some of a later look's ping
+// interval), so that its heartbeat can show the master's silence; not when
+// its heartbeat period is longer than master_hang_timeout allows (then its
+// host probes the master's port instead).
+func (m *Monitor) replicaWatchEnd(until, firstAt time.Time, hb time.Duration) time.Time {
+	if hb <= 0 || 2*hb > m.hangTimeout() {
+		return until
+	}
+	if silent := firstAt.Add(2 * hb); silent.After(until) {
+		return silent
+	}
+	return until
+}
+
+// replicaPollAfter is the wait between readings after the first beat.
+func (m *Monitor) replicaPollAfter(since time.Time) time.Duration {
+	if beat := watchBeat(m.interval); time.Since(since) >= beat {
+		return beat
+	}
+	return replicaPollEvery
+}
 
 // gather asks every view about the suspect master in parallel, each bounded
 // by its own deadline. The views end together: a master that answers the
@@ -177,7 +207,7 @@ func (m *Monitor) replicaCheck(ctx context.Context, r config.Server, until time.
 	}
 	defer s.Close()
 	var first replicaIO
-	var firstAt time.Time
+	var firstAt, end time.Time
 	var probe chan probeOutcome
 	for {
 		io, err := readReplicaIO(ctx, s, m.interval)
@@ -190,6 +220,7 @@ func (m *Monitor) replicaCheck(ctx context.Context, r config.Server, until time.
 		}
 		if firstAt.IsZero() {
 			first, firstAt = io, time.Now()
+			end = m.replicaWatchEnd(until, firstAt, io.hbPeriod)
 		}
 		v.Silent = io.silentSince(first, time.Since(firstAt))
 		v.Asked, v.IORunning, v.LastIOErrno, v.LastIOError = true, io.running, io.errno, io.errMsg
@@ -202,10 +233,10 @@ func (m *Monitor) replicaCheck(ctx context.Context, r config.Server, until time.
 			return v
 		}
 		v.Replicates = true
-		if probe == nil && !v.lost() && (io.hbPeriod <= 0 || firstAt.Add(2*io.hbPeriod).After(until)) {
+		if probe == nil && !v.lost() && (io.hbPeriod <= 0 || firstAt.Add(2*io.hbPeriod).After(end)) {
 			probe = m.probeAsync(ctx, r)
 		}
-		if v.lost() || !time.Now().Before(until) || !sleepCtx(ctx, replicaPollEvery) {
+		if v.lost() || !time.Now().Before(end) || !sleepCtx(ctx, min(m.replicaPollAfter(firstAt), time.Until(end))) {
 			break
 		}
 	}
@@ -238,94 +269,6 @@ func (m *Monitor) probeAsync(ctx context.Context, r config.Server) chan probeOut
 func (m *Monitor) isMaster(host string, port int) bool {
 	s := m.opts.Master
 	return port == s.Port && (host == s.Hostname || host == s.IP)
-}
-
-// replicaIO is the part of SHOW SLAVE STATUS the monitor reads.
-type replicaIO struct {
-	host          string
-	port          int
-	running       string
-	errno         int
-	errMsg        string
-	hasReplicaRow bool
-	readPos       string        // Master_Log_File:Read_Master_Log_Pos
-	hbPeriod      time.Duration // MariaDB: Slave_heartbeat_period
-	heartbeats    int64         // MariaDB: Slave_received_heartbeats
-}
-
-// silentSince: an IO thread that says Yes but received neither a
-// heartbeat nor an event since first, over two heartbeat periods.
-func (io replicaIO) silentSince(first replicaIO, elapsed time.Duration) bool {
-	return io.running == "Yes" && io.hbPeriod > 0 && elapsed >= 2*io.hbPeriod &&
-		io.heartbeats == first.heartbeats && io.readPos == first.readPos
-}
-
-// readReplicaIO runs SHOW SLAVE STATUS (SHOW REPLICA STATUS on MySQL, where
-// 8.4 removed the old words).
-func readReplicaIO(ctx context.Context, s *node.Session, timeout time.Duration) (replicaIO, error) {
-	qctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	q := "SHOW /* gomha */ SLAVE STATUS"
-	if s.Flavor() == topology.MySQL {
-		q = "SHOW /* gomha */ REPLICA STATUS"
-	}
-	rows, err := s.DB().QueryContext(qctx, q)
-	if err != nil && node.IsMySQLError(err, 1064) {
-		rows, err = s.DB().QueryContext(qctx, "SHOW /* gomha */ SLAVE STATUS")
-	}
-	if err != nil {
-		return replicaIO{}, fmt.Errorf("read replica status on %s: %w", s.Key(), err)
-	}
-	defer rows.Close()
-	cols, err := rows.Columns()
-	if err != nil {
-		return replicaIO{}, fmt.Errorf("read replica status on %s: %w", s.Key(), err)
-	}
-	var io replicaIO
-	if rows.Next() {
-		vals := make([]sql.NullString, len(cols))
-		ptrs := make([]any, len(cols))
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
-		if err := rows.Scan(ptrs...); err != nil {
-			return replicaIO{}, fmt.Errorf("read replica status on %s: %w", s.Key(), err)
-		}
-		m := map[string]string{}
-		for i, c := range cols {
-			m[c] = vals[i].String
-		}
-		pick := func(a, b string) string {
-			if v, ok := m[a]; ok {
-				return v
-			}
-			return m[b]
-		}
-		io.hasReplicaRow = true
-		io.host = pick("Master_Host", "Source_Host")
-		io.port, _ = strconv.Atoi(pick("Master_Port", "Source_Port"))
-		io.running = pick("Slave_IO_Running", "Replica_IO_Running")
-		io.errno, _ = strconv.Atoi(m["Last_IO_Errno"])
-		io.errMsg = m["Last_IO_Error"]
-		io.readPos = pick("Master_Log_File", "Source_Log_File") + ":" + pick("Read_Master_Log_Pos", "Read_Source_Log_Pos")
-	}
-	if err := rows.Err(); err != nil || !io.hasReplicaRow || s.Flavor() != topology.MariaDB {
-		return io, err
-	}
-	hb, err := node.QueryMaps(qctx, s.DB(), "SHOW /* gomha */ GLOBAL STATUS WHERE Variable_name IN ('Slave_heartbeat_period', 'Slave_received_heartbeats')")
-	if err != nil {
-		return io, nil // the heartbeat is extra evidence only
-	}
-	for _, row := range hb {
-		switch row["Variable_name"] {
-		case "Slave_heartbeat_period":
-			f, _ := strconv.ParseFloat(row["Value"], 64)
-			io.hbPeriod = time.Duration(f * float64(time.Second))
-		case "Slave_received_heartbeats":
-			io.heartbeats, _ = strconv.ParseInt(row["Value"], 10, 64)
-		}
-	}
-	return io, nil
 }
 
 // probeFrom asks the replica's host, over SSH, whether it can open the
@@ -404,6 +347,10 @@ func (m *Monitor) probeThrough(ctx context.Context, name string) (p probeResult,
 	switch {
 	case errors.Is(err, node.ErrSSHForwardingRefused):
 		return probeNotRun, "", false
+	case errors.Is(err, sshpool.ErrNotConnected):
+		// No SSH connection to that host: the probe did not run, whatever
+		// the reason (its sshd refusing is not the master's port refusing).
+		return probeFailed, err.Error(), true
 	case err != nil && strings.Contains(err.Error(), "refused"):
 		return probeRefused, "", true
 	case err != nil && pctx.Err() != nil:

@@ -45,6 +45,12 @@ type ManagerOptions struct {
 	// leading), fences every failover step with it, finishes a failover
 	// its predecessor left half-done, and publishes its state there.
 	Coord Coordination
+	// OnVerdict, when set, receives the monitor's verdict on a dead master
+	// before anything acts on it; benchmarks and tests observe detection
+	// with it. Returning false stops the manager there (RunManager returns
+	// nil) without failing over: a benchmark's simulated servers cannot be
+	// failed over.
+	OnVerdict func(v Verdict) (failOver bool)
 }
 
 // ErrStartupCheck is returned when the cluster is not fit to be monitored.
@@ -145,6 +151,10 @@ func RunManager(ctx context.Context, cfg *config.Config, opts ManagerOptions) er
 			return err
 		}
 		con.Warnf("Master %s is dead: %s (confirmed in %s)", master.Label(), v.Reason, v.DetectionTime().Round(time.Millisecond))
+		if opts.OnVerdict != nil && !opts.OnVerdict(v) {
+			con.Infof("Not failing over %s: the verdict's observer said no.", master.Label())
+			return nil
+		}
 		con.Infof("Master is down!")
 		_ = status.Set(StatusPingFailed, master.Hostname)
 		// A failover, once started, is not interrupted by a stop request: a

@@ -35,7 +35,7 @@ func (p *Pool) Files(ctx context.Context, name string) (*sftp.Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	l, err := h.live(ctx, name)
+	l, err := p.live(ctx, h, name)
 	if err != nil {
 		return nil, err
 	}

@@ -19,13 +19,21 @@ type host struct {
 	names    map[string]bool    // guarded by Pool.mu
 	stop     context.CancelFunc // ends the loop
 
-	mu      sync.Mutex
-	link    *link // nil when down
-	dialing bool  // the first dial, or a re-dial, is under way
-	lastOK  time.Time
-	lastErr error         // nil after a success
-	since   time.Time     // when link or lastErr last changed
-	changed chan struct{} // closed and replaced at every change
+	// Owned by the host's loop (one run at a time, see Pool.run).
+	failing bool          // the last dial failed
+	backoff time.Duration // the current wait between failed dials
+
+	mu       sync.Mutex
+	link     *link // nil when down
+	dialing  bool  // the first dial, or a re-dial, is under way
+	lastOK   time.Time
+	lastErr  error         // nil after a success
+	since    time.Time     // when link or lastErr last changed
+	changed  chan struct{} // closed and replaced at every change
+	lastDial time.Time     // when the last dial started
+	retry    *time.Timer   // the next dial, while the host waits in backoff
+	retryAt  time.Time     // when retry fires
+	closed   bool          // removed, or the pool closed: no more dials
 }
 
 func newHost(ep string, cfg node.SSHConfig) *host {
@@ -80,6 +88,15 @@ func (h *host) live(ctx context.Context, name string) (*link, error) {
 			return nil, fmt.Errorf("sshpool %s (%s): still connecting: %w", name, h.endpoint, ctx.Err())
 		}
 	}
+}
+
+// live is h.live; a host found down is kicked (see Pool.kick).
+func (p *Pool) live(ctx context.Context, h *host, name string) (*link, error) {
+	l, err := h.live(ctx, name)
+	if errors.Is(err, ErrNotConnected) {
+		p.kick(h)
+	}
+	return l, err
 }
 
 // notConnected builds the error of a host without a link; h.mu is held.

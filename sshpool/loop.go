@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"time"
 
 	"github.com/gomha/gomha/node"
@@ -16,32 +17,82 @@ type link struct {
 	files filesSlot
 }
 
-// run keeps h connected until ctx ends: dial (with backoff while dials
-// fail), keep alive, drop, re-dial.
+// run keeps h connected until ctx ends: dial, keep alive, drop, re-dial.
+// When a dial fails it schedules the next one after the backoff and
+// returns: a host that is down holds a timer, not a goroutine, and costs
+// one dial per backoff period (RedialMax at most) until it answers or a
+// caller asks for it (kick). Only one run of a host is under way at a time:
+// Add starts the first, the retry timer (or a kick that stopped it) the
+// next.
 func (p *Pool) run(ctx context.Context, h *host) {
-	defer p.wg.Done()
-	var wait time.Duration // the first dial, and the first re-dial, are immediate
-	failing := false
-	for {
-		if !sleep(ctx, wait) {
-			break
-		}
-		l, err := p.dial(ctx, h, failing)
+	for ctx.Err() == nil {
+		h.setLastDial(time.Now())
+		l, err := p.dial(ctx, h, h.failing)
 		if err != nil {
-			failing = true
-			wait = min(max(2*wait, p.opts.RedialMin), p.opts.RedialMax)
-			continue
+			if ctx.Err() != nil {
+				break
+			}
+			h.failing = true
+			h.backoff = min(max(2*h.backoff, p.opts.RedialMin), p.opts.RedialMax)
+			p.retryLater(ctx, h, jitter(h.backoff))
+			return
 		}
-		failing = false
+		h.failing, h.backoff = false, 0
 		reason := p.watch(ctx, h, l)
 		p.drop(h, l, reason)
-		if wait = 0; time.Since(l.up) < p.opts.RedialMin { // a flapping host
-			wait = p.opts.RedialMin
+		if ctx.Err() == nil && time.Since(l.up) < p.opts.RedialMin { // a flapping host
+			p.retryLater(ctx, h, p.opts.RedialMin)
+			return
 		}
+		// The first re-dial after a lost connection is immediate.
 	}
-	h.update(func() {
-		h.dialing, h.lastErr, h.since = false, ErrClosed, time.Now()
+	h.shutdown()
+}
+
+// jitter spreads d by ±20%, so that hosts that failed together (a network
+// cut, a restart of many sshd) are not all re-dialled in the same instant.
+func jitter(d time.Duration) time.Duration {
+	return time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
+}
+
+// retryLater runs h's loop again after d (or sooner, on a kick).
+func (p *Pool) retryLater(ctx context.Context, h *host, d time.Duration) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return
+	}
+	var t *time.Timer
+	t = time.AfterFunc(d, func() {
+		h.mu.Lock()
+		if h.retry == t {
+			h.retry = nil
+		}
+		h.mu.Unlock()
+		p.goTracked(func() { p.run(ctx, h) })
 	})
+	h.retry, h.retryAt = t, time.Now().Add(d)
+}
+
+// kick brings h's next dial forward to now when it waits in backoff and a
+// caller wants the host: a host whose sshd came back is found at once by
+// whoever needs it (the monitor's checks of a suspect master, a failover),
+// without dialling every host often. Dials stay at least RedialMin apart.
+func (p *Pool) kick(h *host) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.retry == nil || h.closed {
+		return // connected, dialling, or closed
+	}
+	due := h.lastDial.Add(p.opts.RedialMin)
+	if !due.Before(h.retryAt) {
+		return // due sooner anyway
+	}
+	if !h.retry.Stop() {
+		return // it fired: its run is starting
+	}
+	h.retryAt = due
+	h.retry.Reset(max(0, time.Until(due)))
 }
 
 // dial connects h once and publishes the result.
@@ -130,17 +181,21 @@ func (h *host) markOK() {
 	h.lastOK = time.Now()
 }
 
-// sleep waits d, or until ctx ends; it reports whether ctx is still live.
-func sleep(ctx context.Context, d time.Duration) bool {
-	if d <= 0 {
-		return ctx.Err() == nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
+// setLastDial records when a dial started (kicks keep RedialMin after it).
+func (h *host) setLastDial(t time.Time) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.lastDial = t
+}
+
+// shutdown stops h's retry timer and publishes that it is closed.
+func (h *host) shutdown() {
+	h.update(func() {
+		if h.retry != nil {
+			h.retry.Stop()
+			h.retry = nil
+		}
+		h.closed = true
+		h.dialing, h.lastErr, h.since = false, ErrClosed, time.Now()
+	})
 }

@@ -17,7 +17,7 @@ const (
 	DefaultKeepaliveEvery   = time.Second
 	DefaultKeepaliveTimeout = 2 * time.Second
 	DefaultRedialMin        = 200 * time.Millisecond
-	DefaultRedialMax        = 5 * time.Second
+	DefaultRedialMax        = 30 * time.Second
 	DefaultSFTPTimeout      = 5 * time.Second
 )
 
@@ -40,8 +40,12 @@ type Options struct {
 	// KeepaliveTimeout is how long a keepalive may go unanswered before the
 	// connection is dropped and re-dialled.
 	KeepaliveTimeout time.Duration
-	// RedialMin and RedialMax bound the backoff between failed dials; the
-	// first re-dial after a lost connection is immediate.
+	// RedialMin and RedialMax bound the backoff between failed dials (it
+	// doubles from RedialMin, with ±20% jitter); the first re-dial after a
+	// lost connection is immediate, and a caller that finds the host down
+	// brings the next dial forward (no sooner than RedialMin after the
+	// last). RedialMax is what a host whose sshd stays down costs: one
+	// dial per RedialMax (30 s by default).
 	RedialMin, RedialMax time.Duration
 	// EagerSFTP starts the SFTP client as soon as a connection is up, so
 	// that the first Files call does not pay the subsystem start.
@@ -123,7 +127,10 @@ func (p *Pool) Add(name string, cfg node.SSHConfig) error {
 		ctx, stop := context.WithCancel(p.ctx)
 		h.stop = stop
 		p.wg.Add(1)
-		go p.run(ctx, h)
+		go func() {
+			defer p.wg.Done()
+			p.run(ctx, h)
+		}()
 	}
 	h.names[name] = true
 	p.names[name] = h
@@ -148,6 +155,7 @@ func (p *Pool) removeLocked(name string) {
 	if len(h.names) == 0 {
 		delete(p.hosts, h.endpoint)
 		h.stop()
+		h.shutdown() // a host waiting in backoff has no loop to notice
 	}
 }
 
@@ -169,8 +177,15 @@ func (p *Pool) Names() []string {
 func (p *Pool) Close() {
 	p.mu.Lock()
 	p.closed = true
+	hosts := make([]*host, 0, len(p.hosts))
+	for _, h := range p.hosts {
+		hosts = append(hosts, h)
+	}
 	p.mu.Unlock()
 	p.cancel()
+	for _, h := range hosts {
+		h.shutdown()
+	}
 	p.wg.Wait()
 }
 

@@ -24,13 +24,14 @@ type Shell struct {
 
 // Shell returns a lease of name's live connection. While the first dial is
 // under way it waits for it within ctx; when the host is not connected it
-// returns at once a *NotConnectedError saying why (it never dials itself).
+// returns at once a *NotConnectedError saying why (it never dials itself;
+// the pool's next dial of the host is brought forward).
 func (p *Pool) Shell(ctx context.Context, name string) (*Shell, error) {
 	h, err := p.lookup(name)
 	if err != nil {
 		return nil, err
 	}
-	l, err := h.live(ctx, name)
+	l, err := p.live(ctx, h, name)
 	if err != nil {
 		return nil, err
 	}
@@ -94,7 +95,7 @@ func (p *Pool) DialTCP(ctx context.Context, name, addr string) (net.Conn, error)
 	if err != nil {
 		return nil, err
 	}
-	l, err := h.live(ctx, name)
+	l, err := p.live(ctx, h, name)
 	if err != nil {
 		return nil, err
 	}
@@ -120,7 +121,8 @@ func (p *Pool) State(name string) (live bool, lastOK time.Time, lastErr error) {
 // Check sends one keepalive on name's live connection now and waits for the
 // answer within ctx and Options.KeepaliveTimeout: it proves the host's sshd
 // answers. It never dials: without a connection it returns a
-// *NotConnectedError.
+// *NotConnectedError at once, and the pool's next dial of the host is
+// brought forward (see Options.RedialMin).
 func (p *Pool) Check(ctx context.Context, name string) error {
 	h, err := p.lookup(name)
 	if err != nil {
@@ -128,6 +130,7 @@ func (p *Pool) Check(ctx context.Context, name string) error {
 	}
 	l, _, err := h.current(name)
 	if err != nil {
+		p.kick(h)
 		return err
 	}
 	if l == nil {

@@ -1,6 +1,8 @@
 // Command bench runs gomha's failover scenarios repeatedly on real 3-host
 // sandbox clusters and prints the medians of detection time, recovery time,
-// write downtime seen by a writer, and lost writes. Run it with `make bench`.
+// write downtime seen by a writer, and lost writes; then, with -scale, runs
+// many simulated clusters under one manager process and measures its CPU,
+// memory and detection time. Run it with `make bench`.
 package main
 
 import (
@@ -27,6 +29,17 @@ func main() {
 	gomha := flag.String("gomha", "bin/gomha", "the gomha binary, run for the big-transaction figure")
 	big := flag.Int("big", 1024, "MiB of the single transaction salvaged once at the end (0: skip)")
 	example := flag.String("haproxy-example", haproxy.ExamplePath, "the HAProxy configuration the \"proxy\" rows run (/usr/sbin/haproxy)")
+	scale := flag.String("scale", "100,500,1000", "cluster counts of the scale table (\"\": skip)")
+	scaleRuns := flag.Int("scale-runs", 3, "scale: runs per cluster count (medians)")
+	var sc scaleConfig
+	flag.StringVar(&sc.Sim, "simmysql", "bin/simmysql", "the simulator binary (go build ./internal/simmysql/cmd/simmysql)")
+	flag.DurationVar(&sc.Settle, "scale-settle", 10*time.Second, "scale: wait after every manager monitors, before measuring")
+	flag.DurationVar(&sc.Window, "scale-window", 20*time.Second, "scale: measuring window")
+	flag.IntVar(&sc.Kills, "scale-kills", 5, "scale: masters killed one after the other for the detection figure")
+	flag.IntVar(&sc.StartBatch, "scale-start-batch", 100, "scale: managers started at once, the next ones when these monitor (0: all at once)")
+	flag.IntVar(&sc.BasePort, "scale-base-port", 13306, "scale: first port of the simulated servers on 127.0.4.x")
+	flag.StringVar(&sc.Profile, "scale-profile", "", "scale: write CPU and heap profiles of each run in this directory (DIR/N/)")
+	flag.IntVar(&sc.Clusters, "scale-run", 0, "internal: run one scale measurement with this many clusters, print it as JSON")
 	flag.Parse()
 	work := *dir
 	if work == "" {
@@ -38,11 +51,16 @@ func main() {
 		defer os.RemoveAll(work)
 	}
 	node.QuietDriverLogs()
-	logger := slog.New(slog.DiscardHandler)
-	if *verbose {
-		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	}
+	logger := newLogger(*verbose)
 	ctx := context.Background()
+	sc.Dir = work
+	if sc.Clusters > 0 {
+		if err := runScaleChild(ctx, sc, *verbose); err != nil {
+			fmt.Fprintln(os.Stderr, "bench: scale:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	var rows []row
 	var notes []string
 	failed := false
@@ -94,9 +112,26 @@ func main() {
 			failed = true
 		}
 	}
+	if *scale != "" && (*only == "" || contains(strings.Split(*only, ","), "scale")) {
+		sizes, err := parseSizes(*scale)
+		if err == nil {
+			err = scaleTable(ctx, sizes, sc, *scaleRuns, *verbose)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench: scale:", err)
+			failed = true
+		}
+	}
 	if failed {
 		os.Exit(1)
 	}
+}
+
+func newLogger(verbose bool) *slog.Logger {
+	if verbose {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	}
+	return slog.New(slog.DiscardHandler)
 }
 
 func printBig(ctx context.Context, gomha string, mib int, dir string, logger *slog.Logger) error {

@@ -1,0 +1,66 @@
+// Command simmysql runs simulated MariaDB clusters (package simmysql) on
+// 127.0.4.x for gomha's scale benchmark, driven by JSON lines on stdin
+// (one response per line on stdout; see simmysql.Request):
+//
+//	{"op":"start","clusters":1000}
+//	{"op":"kill","cluster":17}
+//	{"op":"stats"}
+//	{"op":"quit"}
+//
+// Statements it does not simulate are logged on stderr.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"runtime/pprof"
+	"syscall"
+	"time"
+
+	"github.com/gomha/gomha/internal/simmysql"
+)
+
+func main() {
+	user := flag.String("user", "gomha", "account the servers accept")
+	password := flag.String("password", "gomha", "its password")
+	basePort := flag.Int("base-port", 13306, "first port (server j: 127.0.4.(1+j%250), port base+j/250)")
+	heartbeat := flag.Duration("heartbeat", 500*time.Millisecond, "replicas' MASTER_HEARTBEAT_PERIOD")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
+	flag.Parse()
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "simmysql:", err)
+			os.Exit(1)
+		}
+		defer pprof.StopCPUProfile()
+	}
+	if err := raiseFileLimit(); err != nil {
+		fmt.Fprintln(os.Stderr, "simmysql:", err)
+	}
+	sim := simmysql.New(simmysql.Options{User: *user, Password: *password, BasePort: *basePort, Heartbeat: *heartbeat,
+		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
+	err := simmysql.Serve(sim, os.Stdin, os.Stdout)
+	sim.Close()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "simmysql:", err)
+		pprof.StopCPUProfile()
+		os.Exit(1)
+	}
+}
+
+// raiseFileLimit lifts the soft limit on open files to the hard one: a
+// thousand clusters are 3,000 listeners and their clients' connections.
+func raiseFileLimit() error {
+	var l syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &l); err != nil {
+		return err
+	}
+	l.Cur = l.Max
+	return syscall.Setrlimit(syscall.RLIMIT_NOFILE, &l)
+}
