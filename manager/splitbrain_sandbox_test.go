@@ -217,6 +217,11 @@ func TestFailoverErrantWritesSandbox(t *testing.T) {
 		s := newScenario(t, gtid, "")
 		s.writeGroup("A", 5)
 		s.waitReceived("host3")
+		// Applied, not only received: an insert racing the applier takes
+		// the id the master gave a row of group A (error 1062).
+		s.waitFor("host3 to apply group A", 10*time.Second, func() bool {
+			return s.queryInt("host3", "SELECT COUNT(*) FROM "+marksTable+" WHERE grp = 'A'") == 5
+		})
 		s.exec("host3", "INSERT INTO "+marksTable+" (grp) VALUES ('X')")
 		s.kill("host1")
 		_, err := s.failover("host1", manager.FailoverOptions{})
