@@ -104,9 +104,19 @@ func (p *pinger) lock(ctx context.Context) error {
 		if _, err := p.conn.ExecContext(qctx, fmt.Sprintf("KILL /* gomha */ CONNECTION %d", holder.Int64)); err != nil {
 			p.log.Warn("kill previous monitor connection failed", "error", err)
 		}
-		if got, id, err = p.getLock(ctx); err == nil && got {
-			p.lockConnID = id
-			return nil
+		// KILL only flags the connection: the server frees its lock when
+		// that thread notices, a moment later. Ask again until then.
+		for {
+			if got, id, err = p.getLock(ctx); err == nil && got {
+				p.lockConnID = id
+				return nil
+			}
+			select {
+			case <-qctx.Done():
+			case <-time.After(20 * time.Millisecond):
+				continue
+			}
+			break
 		}
 	}
 	return fmt.Errorf("%w: GET_LOCK('%s') on %s is held by connection %d", ErrLockHeld, monitorLock, p.cfg.Key, holder.Int64)
