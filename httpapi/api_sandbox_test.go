@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/gomha/gomha/internal/testkit"
 	"io"
 	"net/http"
 	"strings"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gomha/gomha/failover"
+	"github.com/gomha/gomha/internal/testkit"
 	"github.com/gomha/gomha/manager"
 	"github.com/gomha/gomha/manager/config"
 	"github.com/gomha/gomha/node"

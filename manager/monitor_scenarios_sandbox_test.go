@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/gomha/gomha/internal/testkit"
 	"net"
 	"os"
 	"path/filepath"
@@ -14,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gomha/gomha/internal/testkit"
 	"github.com/gomha/gomha/sandbox"
 )
 

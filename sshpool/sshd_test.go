@@ -3,7 +3,6 @@ package sshpool
 import (
 	"bytes"
 	"fmt"
-	"github.com/gomha/gomha/internal/testkit"
 	"net"
 	"os"
 	"os/exec"
@@ -19,6 +18,7 @@ import (
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
 
+	"github.com/gomha/gomha/internal/testkit"
 	"github.com/gomha/gomha/node"
 )
 

@@ -3,7 +3,6 @@ package supervisor
 import (
 	"context"
 	"encoding/json"
-	"github.com/gomha/gomha/internal/testkit"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/gomha/gomha/coord/etcdcoord"
 	"github.com/gomha/gomha/failover"
+	"github.com/gomha/gomha/internal/testkit"
 	"github.com/gomha/gomha/manager"
 	"github.com/gomha/gomha/manager/config"
 	"github.com/gomha/gomha/sandbox/etcdsandbox"

@@ -3,7 +3,6 @@ package supervisor
 import (
 	"context"
 	"fmt"
-	"github.com/gomha/gomha/internal/testkit"
 	"os"
 	"path/filepath"
 	"sync"
@@ -11,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gomha/gomha/coord"
+	"github.com/gomha/gomha/internal/testkit"
 	"github.com/gomha/gomha/manager"
 	"github.com/gomha/gomha/manager/config"
 )

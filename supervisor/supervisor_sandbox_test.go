@@ -2,7 +2,6 @@ package supervisor
 
 import (
 	"context"
-	"github.com/gomha/gomha/internal/testkit"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gomha/gomha/failover"
+	"github.com/gomha/gomha/internal/testkit"
 	"github.com/gomha/gomha/manager"
 	"github.com/gomha/gomha/manager/config"
 	"github.com/gomha/gomha/sandbox"

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"github.com/gomha/gomha/internal/testkit"
 	"io"
 	"net"
 	"net/http"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gomha/gomha/failover"
+	"github.com/gomha/gomha/internal/testkit"
 	"github.com/gomha/gomha/manager"
 	"github.com/gomha/gomha/manager/config"
 	"github.com/gomha/gomha/topology"
@@ -20,9 +20,12 @@ import (
 
 // freeAddr is a port free a moment ago on 127.0.5.1 (this package's HTTP
 // tests use 127.0.5.x, apart from the other packages' sandboxes).
-func freeAddr(t *testing.T) string {
+func freeAddr(t *testing.T) string { return freePort(t, "127.0.5.1") }
+
+// freePort is a port free a moment ago on ip.
+func freePort(t *testing.T, ip string) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.5.1:0")
+	ln, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
 	if err != nil {
 		t.Fatal(err)
 	}

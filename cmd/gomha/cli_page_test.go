@@ -2,27 +2,18 @@ package main
 
 import (
 	"context"
-	"github.com/gomha/gomha/internal/testkit"
-	"net"
 	"net/http"
 	"os"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gomha/gomha/internal/testkit"
 )
 
 // pageAddr is a port free a moment ago on 127.0.7.1 (the status page's
 // tests use 127.0.7.x).
-func pageAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.7.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
-}
+func pageAddr(t *testing.T) string { return freePort(t, "127.0.7.1") }
 
 // wantPage checks that GET / is the status page with the credentials and
 // 401 without them, and that the page is at / alone.

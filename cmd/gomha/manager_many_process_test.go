@@ -1,7 +1,6 @@
 package main
 
 import (
-	"github.com/gomha/gomha/internal/testkit"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -9,6 +8,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gomha/gomha/internal/testkit"
 )
 
 // TestManagerConfDirProcess runs the real binary: gomha manager

@@ -9,7 +9,6 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"errors"
-	"github.com/gomha/gomha/internal/testkit"
 	"log/slog"
 	"math/big"
 	"os"
@@ -20,6 +19,7 @@ import (
 	"time"
 
 	"github.com/gomha/gomha/coord"
+	"github.com/gomha/gomha/internal/testkit"
 	"github.com/gomha/gomha/sandbox/etcdsandbox"
 )
 

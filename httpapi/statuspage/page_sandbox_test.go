@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"github.com/gomha/gomha/internal/testkit"
 	"io"
 	"net/http"
 	"os"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/gomha/gomha/failover"
 	"github.com/gomha/gomha/httpapi"
+	"github.com/gomha/gomha/internal/testkit"
 	"github.com/gomha/gomha/manager"
 	"github.com/gomha/gomha/manager/config"
 	"github.com/gomha/gomha/node"
