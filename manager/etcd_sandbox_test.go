@@ -20,7 +20,7 @@ import (
 // (issue 12): each manager is a child process (the test binary in the
 // "led" role) with its own manager_workdir, as on its own host.
 
-const haTTL = 3 * time.Second
+const haTTL = 4 * time.Second
 
 // haManager is one manager process.
 type haManager struct {

@@ -14,11 +14,12 @@
 //
 // # Leadership and the fencing token
 //
-// Lead campaigns for a cluster with a session on a lease of TTL seconds and
-// returns once this manager leads. The leadership is valid while the lease
-// surely lives: the manager renews the lease itself every TTL/3 and counts
-// its validity from when the renewal was *sent* (the server cannot have
-// started the TTL earlier), minus a margin for clock-rate drift. When that
+// Lead campaigns for a cluster on the process's session (one lease of TTL
+// seconds for all its clusters) and returns once this manager leads. The
+// leadership is valid while the lease surely lives: the manager renews the
+// lease itself every TTL/6 and counts it valid until 3/4 TTL after the
+// last renewal was *sent* (the server cannot have started the TTL
+// earlier); the last quarter is the margin for clock-rate drift. When that
 // time passes without a renewal (etcd unreachable, this host cut off), the
 // lead context ends before the lease can expire on the server, so a
 // successor elected after the expiry never overlaps an acting predecessor.

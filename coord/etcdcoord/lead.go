@@ -246,11 +246,12 @@ func (c *Coordinator) session(ctx context.Context) (*session, error) {
 	return s, nil
 }
 
-// renew renews the lease every TTL/4; the session is valid until the
-// renewal's send time plus 3/4 of the TTL.
+// renew renews the lease every TTL/6 (so that several attempts fit in the
+// validity while etcd elects a new leader of its own); the session is
+// valid until the last renewal's send time plus 3/4 of the TTL.
 func (s *session) renew(ctx context.Context) {
 	ttl := s.c.o.TTL
-	t := time.NewTicker(ttl / 4)
+	t := time.NewTicker(ttl / 6)
 	defer t.Stop()
 	for {
 		select {
@@ -259,7 +260,7 @@ func (s *session) renew(ctx context.Context) {
 		case <-t.C:
 		}
 		sent := time.Now()
-		kctx, cancel := context.WithTimeout(ctx, ttl/4)
+		kctx, cancel := context.WithTimeout(ctx, ttl/6)
 		_, err := s.cli.KeepAliveOnce(kctx, s.lease)
 		cancel()
 		switch {
