@@ -37,7 +37,7 @@ func main() {
 	flag.DurationVar(&sc.Window, "scale-window", 20*time.Second, "scale: measuring window")
 	flag.IntVar(&sc.Kills, "scale-kills", 5, "scale: masters killed one after the other for the detection figure")
 	flag.IntVar(&sc.StartBatch, "scale-start-batch", 100, "scale: managers started at once, the next ones when these monitor (0: all at once)")
-	flag.IntVar(&sc.BasePort, "scale-base-port", 13306, "scale: first port of the simulated servers on 127.0.4.x")
+	flag.IntVar(&sc.BasePort, "scale-base-port", 0, "scale: first port of the simulated servers on 127.0.4.x (0: ports the kernel picks)")
 	flag.StringVar(&sc.Profile, "scale-profile", "", "scale: write CPU and heap profiles of each run in this directory (DIR/N/)")
 	flag.IntVar(&sc.Clusters, "scale-run", 0, "internal: run one scale measurement with this many clusters, print it as JSON")
 	flag.Parse()

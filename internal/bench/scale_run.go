@@ -113,7 +113,11 @@ func (f *fleet) waitMonitoring(ids []int, limit time.Duration) error {
 			break
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("%d managers not monitoring after %s (first: %s)", len(pending), limit, f.cfgs[pending[0]].App)
+			first := f.cfgs[pending[0]]
+			st, _ := manager.ReadStatus(first.ManagerWorkdir, first.App, 0)
+			v, _, _ := manager.ReadView(first.ManagerWorkdir, first.App)
+			return fmt.Errorf("%d managers not monitoring after %s (first: %s, status %s, view: %s: %s %v)",
+				len(pending), limit, first.App, st.Code, v.State, v.Reason, v.Evidence)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}

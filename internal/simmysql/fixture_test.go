@@ -60,7 +60,7 @@ func TestAnswersLikeMariaDB(t *testing.T) {
 	if fx.Server != "5.5.5-"+Version {
 		t.Errorf("fixture captured from %q, the simulator says %q", fx.Server, "5.5.5-"+Version)
 	}
-	sim := newTestSim(t, 23306)
+	sim := newTestSim(t)
 	healthy, killed := addCluster(t, sim), addCluster(t, sim)
 	killed.Kill()
 	servers := map[string]*Server{"master": healthy.Master, "replica": healthy.Replicas[0], "replica-master-down": killed.Replicas[0]}
@@ -155,9 +155,11 @@ func compareValue(t *testing.T, query, col string, wrow []*string, got mysql.Fie
 	}
 }
 
-func newTestSim(t *testing.T, basePort int) *Sim {
+// newTestSim returns a simulator on ports the kernel picks, failing the
+// test on any statement it does not know.
+func newTestSim(t *testing.T) *Sim {
 	t.Helper()
-	sim := New(Options{BasePort: basePort, OnUnknown: func(addr, q string) {
+	sim := New(Options{OnUnknown: func(addr, q string) {
 		t.Errorf("%s: statement not simulated: %s", addr, q)
 	}})
 	t.Cleanup(sim.Close)

@@ -88,7 +88,7 @@ func (m *managerRun) waitPingOK(t *testing.T, within time.Duration) {
 // the replicas' agreement, every statement on the way being one the
 // simulator knows (an unknown one fails the test).
 func TestManagerWatchesSimulatedCluster(t *testing.T) {
-	sim := newTestSim(t, 23806)
+	sim := newTestSim(t)
 	c := addCluster(t, sim)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -124,7 +124,7 @@ func TestManagerWatchesSimulatedCluster(t *testing.T) {
 // may come (it did: the pool's "connection refused" from sshd was read as
 // the master's port refused from the replicas' hosts).
 func TestManagerCutOffWithSSHRefusedNoFailover(t *testing.T) {
-	sim := newTestSim(t, 23906)
+	sim := newTestSim(t)
 	c := addCluster(t, sim)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -147,7 +147,7 @@ func TestManagerCutOffWithSSHRefusedNoFailover(t *testing.T) {
 // nothing answered the manager for master_hang_timeout (2 s) and both
 // replicas went two heartbeat periods without one.
 func TestManagerConfirmsFrozenMaster(t *testing.T) {
-	sim := newTestSim(t, 24006)
+	sim := newTestSim(t)
 	c := addCluster(t, sim)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

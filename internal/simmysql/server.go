@@ -2,6 +2,7 @@ package simmysql
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"net"
 	"strconv"
@@ -52,25 +53,39 @@ func (s *Server) Port() int { return s.port }
 // ServerID returns @@server_id.
 func (s *Server) ServerID() uint32 { return s.serverID }
 
-// listen opens the server's listener and serves it until it closes.
+// listen opens the server's listener (on the port it had, or on one the
+// kernel picks the first time) and serves it until it closes.
 func (s *Server) listen() error {
 	ln, err := net.Listen("tcp", s.Addr())
 	if err != nil {
 		return fmt.Errorf("simulated server %s: %w", s.Addr(), err)
 	}
 	s.mu.Lock()
+	s.port = ln.Addr().(*net.TCPAddr).Port
 	s.ln = ln
 	s.mu.Unlock()
 	s.sim.wg.Go(func() { s.accept(ln) })
 	return nil
 }
 
+// accept serves ln until it is closed (a crash or the end). Other errors
+// (out of file descriptors...) are logged and retried after a pause, as a
+// server does: a listener that stopped accepting would leave its clients'
+// connections unanswered in the kernel's backlog, a server that hangs.
 func (s *Server) accept(ln net.Listener) {
+	pause := 5 * time.Millisecond
 	for {
 		c, err := ln.Accept()
-		if err != nil {
-			return // closed: a crash or the end
+		if errors.Is(err, net.ErrClosed) {
+			return
 		}
+		if err != nil {
+			s.sim.opts.Logger.Error("accept failed, retrying", "server", s.Addr(), "error", err)
+			time.Sleep(pause)
+			pause = min(2*pause, time.Second)
+			continue
+		}
+		pause = 5 * time.Millisecond
 		s.sim.wg.Go(func() { s.serve(c) })
 	}
 }

@@ -25,8 +25,10 @@ const hostsPerPort = 250
 type Options struct {
 	User     string // the account every server accepts (default "gomha")
 	Password string // its password (default "gomha")
-	// BasePort is the first port (default 13306): server j listens on
-	// 127.0.4.(1 + j%250), port BasePort + j/250.
+	// BasePort, when set, is the first port: server j listens on
+	// 127.0.4.(1 + j%250), port BasePort + j/250. Zero (the default): on
+	// 127.0.4.(1 + j%250), on a port the kernel picks, so that a fixed
+	// port taken by anything listening on all addresses cannot fail it.
 	BasePort int
 	// Heartbeat is the replicas' MASTER_HEARTBEAT_PERIOD (default 0.5 s,
 	// half a ping_interval of 1 s, as gomha sets it).
@@ -58,9 +60,6 @@ func New(opts Options) *Sim {
 	}
 	if opts.Password == "" {
 		opts.Password = "gomha"
-	}
-	if opts.BasePort == 0 {
-		opts.BasePort = 13306
 	}
 	if opts.Heartbeat <= 0 {
 		opts.Heartbeat = 500 * time.Millisecond
@@ -101,7 +100,11 @@ func (s *Sim) AddCluster() (*Cluster, error) {
 	now := time.Now()
 	for i := range 3 {
 		j := first + i
-		srv := &Server{sim: s, host: fmt.Sprintf("%s.%d", Subnet, 1+j%hostsPerPort), port: s.opts.BasePort + j/hostsPerPort,
+		port := 0
+		if s.opts.BasePort > 0 {
+			port = s.opts.BasePort + j/hostsPerPort
+		}
+		srv := &Server{sim: s, host: fmt.Sprintf("%s.%d", Subnet, 1+j%hostsPerPort), port: port,
 			serverID: uint32(j + 1), sessions: map[*session]struct{}{}, locks: map[string]uint32{}}
 		if i == 0 {
 			c.Master = srv

@@ -75,7 +75,7 @@ func atoi(s string) int {
 // open connection breaks, the replicas say Connecting with error 2003 and
 // count no more heartbeats; after Restart all is as before.
 func TestKillIsACrash(t *testing.T) {
-	sim := newTestSim(t, 23406)
+	sim := newTestSim(t)
 	c := addCluster(t, sim)
 	master, replica := open(t, c.Master), open(t, c.Replicas[0])
 	conn, err := master.Conn(context.Background())
@@ -117,7 +117,7 @@ func TestKillIsACrash(t *testing.T) {
 // TestSleepSleeps: SLEEP(n) answers after n seconds; it ends at once when
 // the client goes away or the master crashes, leaving no session behind.
 func TestSleepSleeps(t *testing.T) {
-	sim := newTestSim(t, 23506)
+	sim := newTestSim(t)
 	c := addCluster(t, sim)
 	db := open(t, c.Master)
 	start := time.Now()
@@ -169,7 +169,7 @@ func waitSessions(t *testing.T, sim *Sim, n int, within time.Duration) {
 // TestAdvisoryLock: GET_LOCK excludes another connection and is released
 // with its holder's connection, as the manager's lock on the master is.
 func TestAdvisoryLock(t *testing.T) {
-	sim := newTestSim(t, 23606)
+	sim := newTestSim(t)
 	c := addCluster(t, sim)
 	db := open(t, c.Master)
 	ctx := context.Background()
@@ -227,7 +227,7 @@ func itoa(n int64) string {
 // is refused and reported, so that a test notices gomha asked something new.
 func TestUnknownStatementIsReported(t *testing.T) {
 	var seen []string
-	sim := New(Options{BasePort: 23706, OnUnknown: func(_, q string) { seen = append(seen, q) }})
+	sim := New(Options{OnUnknown: func(_, q string) { seen = append(seen, q) }})
 	defer sim.Close()
 	c := addCluster(t, sim)
 	db := open(t, c.Master)

@@ -25,7 +25,7 @@ import (
 func main() {
 	user := flag.String("user", "gomha", "account the servers accept")
 	password := flag.String("password", "gomha", "its password")
-	basePort := flag.Int("base-port", 13306, "first port (server j: 127.0.4.(1+j%250), port base+j/250)")
+	basePort := flag.Int("base-port", 0, "first port (server j: 127.0.4.(1+j%250), port base+j/250); 0: ports the kernel picks")
 	heartbeat := flag.Duration("heartbeat", 500*time.Millisecond, "replicas' MASTER_HEARTBEAT_PERIOD")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	flag.Parse()
