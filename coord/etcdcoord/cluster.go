@@ -72,15 +72,14 @@ func (cl *Cluster) Append(ctx context.Context, e coord.Entry) error {
 	if err != nil {
 		return err
 	}
-	l.mu.Lock()
-	seq := l.seq
-	l.mu.Unlock()
-	if err := l.fenced(ctx, clientv3.OpPut(cl.c.key(cl.app, "journal", fmt.Sprintf("%08d", seq)), string(data))); err != nil {
+	// Parallel steps (every replica repointed at once) append together:
+	// one at a time, so that each gets its own sequence number.
+	l.appendMu.Lock()
+	defer l.appendMu.Unlock()
+	if err := l.fenced(ctx, clientv3.OpPut(cl.c.key(cl.app, "journal", fmt.Sprintf("%08d", l.seq)), string(data))); err != nil {
 		return fmt.Errorf("%s: record %q: %w", cl.app, e.Step, err)
 	}
-	l.mu.Lock()
-	l.seq = seq + 1
-	l.mu.Unlock()
+	l.seq++
 	return nil
 }
 
@@ -91,6 +90,8 @@ func (cl *Cluster) FinishJournal(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	l.appendMu.Lock()
+	defer l.appendMu.Unlock()
 	entries, err := cl.Journal(ctx)
 	if err != nil {
 		return err
@@ -106,9 +107,7 @@ func (cl *Cluster) FinishJournal(ctx context.Context) error {
 		clientv3.OpDelete(cl.c.key(cl.app, "journal")+"/", clientv3.WithPrefix())); err != nil {
 		return fmt.Errorf("%s: close the failover journal: %w", cl.app, err)
 	}
-	l.mu.Lock()
 	l.seq = 0
-	l.mu.Unlock()
 	return nil
 }
 

@@ -377,8 +377,10 @@ type leadership struct {
 
 	mu   sync.Mutex
 	lost error
-	seq  int // next journal sequence number
 	once sync.Once
+
+	appendMu sync.Mutex // serialises journal writes; guards seq
+	seq      int        // next journal sequence number
 }
 
 // campaign campaigns for app on the process's session until elected.
