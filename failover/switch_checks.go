@@ -115,7 +115,10 @@ func readStatement(q string) bool {
 // RunningUpdates lists what on the current master would make blocking its
 // writes slow or unsafe: write statements running for limit or more, and
 // transactions that modified rows and stay open for limit or more (they
-// hold row locks; MHA's running_updates_limit).
+// hold row locks; MHA's running_updates_limit). A transaction's age comes in
+// whole seconds between two truncated timestamps, so it may read a second
+// more than it is: only the second below it is certain, and a transaction a
+// few milliseconds old never refuses a switchover.
 func RunningUpdates(threads []Thread, trxs []Trx, limit time.Duration) []string {
 	var out []string
 	for _, t := range threads {
@@ -126,11 +129,12 @@ func RunningUpdates(threads []Thread, trxs []Trx, limit time.Duration) []string 
 			shorten(t.Info), t.Time.Round(time.Millisecond)))
 	}
 	for _, x := range trxs {
-		if x.RowsModified == 0 || x.Age < limit {
+		held := x.Age - time.Second
+		if x.RowsModified == 0 || held < limit {
 			continue
 		}
-		out = append(out, fmt.Sprintf("transaction %s of thread %d has held locks on %d modified rows for %s", x.ID, x.ThreadID,
-			x.RowsModified, x.Age))
+		out = append(out, fmt.Sprintf("transaction %s of thread %d has held locks on %d modified rows for more than %s", x.ID, x.ThreadID,
+			x.RowsModified, held))
 	}
 	return out
 }

@@ -35,6 +35,8 @@ func TestRunningUpdates(t *testing.T) {
 			trxs: []Trx{{ID: "42", ThreadID: 9, Age: 2 * sec, RowsModified: 3}}, want: []string{"transaction 42 of thread 9"}},
 		{name: "young or read-only transaction", why: "young writers and read-only snapshots hold no long write locks",
 			trxs: []Trx{{ID: "43", Age: 0, RowsModified: 3}, {ID: "44", Age: 60 * sec}}},
+		{name: "age at the limit", why: "whole-second ages read 1 s for a transaction started a millisecond before a second ticked",
+			trxs: []Trx{{ID: "45", Age: sec, RowsModified: 1}}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
