@@ -39,6 +39,7 @@ type pinger struct {
 	sess       *node.Session
 	conn       *sql.Conn
 	lockConnID int64 // server connection id that took the lock; 0 = never
+	lockMisses int   // reconnections in a row that found the lock held (see lockGrace)
 }
 
 func newPinger(cfg node.MySQLConfig, pingType string, interval time.Duration, log *slog.Logger) *pinger {
@@ -83,14 +84,17 @@ func (p *pinger) ensure(ctx context.Context) error {
 
 // lock takes GET_LOCK(monitorLock, 0). When the holder is our own previous
 // connection (still open on the server after a network failure), it is
-// killed and the lock taken again.
+// killed and the lock taken again; when the lock is free by the time its
+// holder is asked for, it is taken again; when another connection holds it
+// after we held it, the master counts as alive and the next ping asks
+// again, lockGrace times, before ErrLockHeld.
 func (p *pinger) lock(ctx context.Context) error {
 	got, id, err := p.getLock(ctx)
 	if err != nil {
 		return err
 	}
 	if got {
-		p.lockConnID = id
+		p.lockConnID, p.lockMisses = id, 0
 		return nil
 	}
 	var holder sql.NullInt64
@@ -98,6 +102,18 @@ func (p *pinger) lock(ctx context.Context) error {
 	defer cancel()
 	if err := p.conn.QueryRowContext(qctx, "SELECT /* gomha */ IS_USED_LOCK(?)", monitorLock).Scan(&holder); err != nil {
 		return node.ClassifyMySQLError(p.cfg.Key, err)
+	}
+	if !holder.Valid {
+		// Free again: its holder went away between the two statements
+		// (our own previous connection, ended by the server as a cut
+		// heals). Take it.
+		if got, id, err = p.getLock(ctx); err == nil && got {
+			p.lockConnID, p.lockMisses = id, 0
+			return nil
+		}
+		if err != nil {
+			return err
+		}
 	}
 	if p.lockConnID != 0 && holder.Valid && holder.Int64 == p.lockConnID {
 		p.log.Warn("advisory lock still held by our previous connection; killing it", "connection_id", holder.Int64)
@@ -108,7 +124,7 @@ func (p *pinger) lock(ctx context.Context) error {
 		// that thread notices, a moment later. Ask again until then.
 		for {
 			if got, id, err = p.getLock(ctx); err == nil && got {
-				p.lockConnID = id
+				p.lockConnID, p.lockMisses = id, 0
 				return nil
 			}
 			select {
@@ -119,8 +135,24 @@ func (p *pinger) lock(ctx context.Context) error {
 			break
 		}
 	}
+	if p.lockConnID != 0 && p.lockMisses < lockGrace {
+		// We held it before this reconnection: the holder may be a
+		// connection of ours the server has not ended yet (a GET_LOCK
+		// sent before a network cut, run by the server when it healed,
+		// after we gave up on it). The master is alive; ask again at the
+		// next ping before concluding another manager took it.
+		p.lockMisses++
+		return &topology.ConnError{Key: p.cfg.Key, Kind: topology.ConnQueryFailed, Err: fmt.Errorf(
+			"GET_LOCK('%s') is held by connection %d, perhaps a connection of ours the server has not ended yet: asking again (%d/%d)",
+			monitorLock, holder.Int64, p.lockMisses, lockGrace)}
+	}
 	return fmt.Errorf("%w: GET_LOCK('%s') on %s is held by connection %d", ErrLockHeld, monitorLock, p.cfg.Key, holder.Int64)
 }
+
+// lockGrace is how many reconnections in a row may find the advisory lock
+// held by another connection, once the pinger held it, before the manager
+// concludes another monitor took it.
+const lockGrace = 3
 
 func (p *pinger) getLock(ctx context.Context) (bool, int64, error) {
 	qctx, cancel := context.WithTimeout(ctx, p.timeout)

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"time"
 
 	"github.com/gomha/gomha/internal/simmysql"
@@ -267,7 +268,16 @@ func killAll(f *fleet, sim *simProc, sc scaleConfig, res *scaleResult) error {
 		case err := <-f.done[i]:
 			return fmt.Errorf("manager of %s stopped without a verdict: %v", f.cfgs[i].App, err)
 		case <-time.After(30 * time.Second):
-			return fmt.Errorf("no verdict on %s 30 s after its master was killed", f.cfgs[i].App)
+			cfg := f.cfgs[i]
+			st, _ := manager.ReadStatus(cfg.ManagerWorkdir, cfg.App, 0)
+			v, _, _ := manager.ReadView(cfg.ManagerWorkdir, cfg.App)
+			dump := filepath.Join(sc.Dir, "goroutines-no-verdict.txt")
+			if g, err := os.Create(dump); err == nil {
+				_ = pprof.Lookup("goroutine").WriteTo(g, 1)
+				g.Close()
+			}
+			return fmt.Errorf("no verdict on %s 30 s after its master was killed (status %s, view since %s: %s: %s %v; goroutines in %s)",
+				cfg.App, st.Code, v.Since.Format("15:04:05.000"), v.State, v.Reason, v.Evidence, dump)
 		}
 		<-f.done[i]
 		time.Sleep(time.Second)
