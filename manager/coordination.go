@@ -10,6 +10,7 @@ import (
 	"github.com/gomha/gomha/manager/config"
 
 	"github.com/gomha/gomha/coord"
+	"github.com/gomha/gomha/node"
 	"github.com/gomha/gomha/topology"
 )
 
@@ -36,6 +37,8 @@ type Coordination interface {
 	// PublishedUnder reads everything published under prefix/, by the
 	// rest of its name.
 	PublishedUnder(ctx context.Context, prefix string) (map[string][]byte, error)
+	// Unpublish removes what was published under name.
+	Unpublish(ctx context.Context, name string) error
 }
 
 // publishTimeout bounds one Publish: state for readers is never worth
@@ -66,9 +69,10 @@ func SharedInterruptedDead(ctx context.Context, c Coordination) (topology.Key, e
 
 // replacedMaster is published under replaced/<host:port> once a failover
 // replaced that master: every manager that leads later leaves it out of
-// the cluster it watches, as the one that failed over does. Deleting the
-// key (etcdctl del) gives the server back to the managers once it has
-// been rebuilt.
+// the cluster it watches, as the one that failed over does, until it has
+// been rebuilt as a replica of another server of the cluster (then the
+// next manager to start gives it back), or the key is deleted (etcdctl
+// del).
 type replacedMaster struct {
 	By        string    `json:"by"` // the manager: "pid 4242 on host mgr1"
 	NewMaster string    `json:"new_master"`
@@ -85,8 +89,15 @@ func publishReplaced(c Coordination, dead topology.Key, newMaster string) error 
 	return publish(c, "replaced/"+dead.String(), data)
 }
 
+// rebuiltProbe bounds the look at a replaced master, which may well be
+// down: a manager's start never waits on it longer.
+const rebuiltProbe = 2 * time.Second
+
 // withoutReplaced leaves out of cfg the old masters a failover of any
-// manager replaced (published in the coordination).
+// manager replaced (published in the coordination), except those rebuilt
+// since: a server that replicates, both threads running, from another
+// server of the cluster that was not replaced itself is given back and
+// its key removed.
 func withoutReplaced(ctx context.Context, c Coordination, cfg *config.Config, con *Console) (*config.Config, error) {
 	rctx, cancel := context.WithTimeout(ctx, publishTimeout)
 	defer cancel()
@@ -94,6 +105,7 @@ func withoutReplaced(ctx context.Context, c Coordination, cfg *config.Config, co
 	if err != nil {
 		return cfg, err
 	}
+	replaced := map[topology.Key]replacedMaster{}
 	for key, data := range all {
 		k, err := topology.ParseKey(key)
 		if err != nil {
@@ -104,9 +116,52 @@ func withoutReplaced(ctx context.Context, c Coordination, cfg *config.Config, co
 		}
 		var r replacedMaster
 		_ = json.Unmarshal(data, &r)
-		con.Infof("Leaving out %s: a failover by %s replaced it with %s at %s (published in etcd; delete replaced/%s there to give it back).",
+		replaced[k] = r
+	}
+	for k, r := range replaced {
+		s, _ := serverByKey(cfg, k.String())
+		if from, ok := rebuiltFrom(ctx, cfg, s, replaced); ok {
+			uctx, cancel := context.WithTimeout(ctx, publishTimeout)
+			err := c.Unpublish(uctx, "replaced/"+k.String())
+			cancel()
+			if err == nil {
+				con.Infof("Giving back %s: a failover by %s replaced it with %s at %s; it has been rebuilt and replicates from %s (removed replaced/%s from etcd).",
+					k, r.By, r.NewMaster, r.At.Local().Format(time.DateTime), from, k)
+				continue
+			}
+			con.Warnf("%s replicates from %s again, but removing replaced/%s from etcd failed (%v): leaving it out.", k, from, k, err)
+		}
+		con.Infof("Leaving out %s: a failover by %s replaced it with %s at %s (published in etcd; rebuild it as a replica of the master, or delete replaced/%s there, to give it back).",
 			k, r.By, r.NewMaster, r.At.Local().Format(time.DateTime), k)
 		cfg = withoutServer(cfg, k)
 	}
 	return cfg, nil
+}
+
+// rebuiltFrom reports whether s replicates, both threads running, from a
+// server of cfg other than itself that is not in replaced, and names it.
+// Any failure to tell (s down, a slow answer) is a no.
+func rebuiltFrom(ctx context.Context, cfg *config.Config, s config.Server, replaced map[topology.Key]replacedMaster) (topology.Key, bool) {
+	pctx, cancel := context.WithTimeout(ctx, rebuiltProbe)
+	defer cancel()
+	sess, err := node.OpenMySQL(pctx, MySQLConfig(s, rebuiltProbe))
+	if err != nil {
+		return topology.Key{}, false
+	}
+	defer sess.Close()
+	st, err := sess.Discover(pctx)
+	if err != nil || st.Replica == nil || st.Replica.IORunning != "Yes" || !st.Replica.SQLRunning {
+		return topology.Key{}, false
+	}
+	self := TopologyServer(s).Key()
+	for _, o := range cfg.Servers {
+		k := TopologyServer(o).Key()
+		if _, gone := replaced[k]; gone || k == self || o.Port != st.Replica.MasterPort {
+			continue
+		}
+		if o.Hostname == st.Replica.MasterHost || o.IP == st.Replica.MasterHost {
+			return k, true
+		}
+	}
+	return topology.Key{}, false
 }

@@ -3,6 +3,7 @@ package manager_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/gomha/gomha/coord/etcdcoord"
 	"github.com/gomha/gomha/failover"
+	"github.com/gomha/gomha/sandbox"
 	"github.com/gomha/gomha/sandbox/etcdsandbox"
 )
 
@@ -176,8 +178,51 @@ func TestEtcdLeaderKilledSandbox(t *testing.T) {
 	h.waitFor("manager c to campaign", 15*time.Second, func() bool { return len(h.snapshot().Managers) == 2 })
 	b.p.kill()
 	h.waitFor("manager c to lead and watch the new master", 30*time.Second, func() bool { return h.leadsAndWatches(c) })
-	if !c.logHas("Leaving out " + h.key("host1").String()) {
+	old := h.key("host1").String()
+	if !c.logHas("Leaving out " + old) {
 		t.Errorf("manager c does not say it leaves out the replaced master")
+	}
+	if _, ok := h.snapshot().State["replaced/"+old]; !ok {
+		t.Fatalf("etcd does not hold replaced/%s", old)
+	}
+
+	// host1 rebuilt as a replica of the new master: the next manager to
+	// lead gives it back and removes the key.
+	h.rebuild("host1", addrOf(rep.NewMaster))
+	d := h.startManager("d", "")
+	h.waitFor("manager d to campaign", 15*time.Second, func() bool { return len(h.snapshot().Managers) == 2 })
+	c.p.kill()
+	h.waitFor("manager d to lead and watch", 30*time.Second, func() bool { return h.leadsAndWatches(d) })
+	if !d.logHas("Giving back " + old) {
+		t.Errorf("manager d does not say it gives back the rebuilt old master")
+	}
+	if _, ok := h.snapshot().State["replaced/"+old]; ok {
+		t.Errorf("replaced/%s is still in etcd after the old master was given back", old)
+	}
+}
+
+// rebuild starts host's mysqld again and makes it a read-only replica of
+// the server at addr, from where its own GTIDs end, as a DBA rebuilding a
+// replaced master would.
+func (h *ha) rebuild(host, addr string) {
+	h.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := h.c.StartMysqld(ctx, host); err != nil {
+		h.t.Fatal(err)
+	}
+	var m sandbox.Host
+	for _, x := range h.c.Hosts {
+		if x.Addr == addr {
+			m = x
+		}
+	}
+	h.exec(host, "SET GLOBAL read_only=ON",
+		fmt.Sprintf("CHANGE MASTER TO MASTER_HOST='%s', MASTER_PORT=%d, MASTER_USER='%s', MASTER_PASSWORD='%s', MASTER_CONNECT_RETRY=1, MASTER_USE_GTID=current_pos",
+			m.Addr, m.Port, h.c.ReplUser, h.c.ReplPassword),
+		"START SLAVE")
+	if err := h.c.WaitReplicating(ctx, host); err != nil {
+		h.t.Fatal(err)
 	}
 }
 

@@ -121,6 +121,15 @@ func (cl *Cluster) Publish(ctx context.Context, name string, data []byte) error 
 	return l.fenced(ctx, clientv3.OpPut(cl.c.key(cl.app, "state", name), string(data)))
 }
 
+// Unpublish removes state/<name>, fenced like Publish.
+func (cl *Cluster) Unpublish(ctx context.Context, name string) error {
+	l, err := cl.lead()
+	if err != nil {
+		return err
+	}
+	return l.fenced(ctx, clientv3.OpDelete(cl.c.key(cl.app, "state", name)))
+}
+
 // Published reads state/<name> (nil when nothing was published).
 func (cl *Cluster) Published(ctx context.Context, name string) ([]byte, error) {
 	resp, err := cl.c.get(ctx, cl.c.key(cl.app, "state", name))
