@@ -95,9 +95,9 @@ const rebuiltProbe = 2 * time.Second
 
 // withoutReplaced leaves out of cfg the old masters a failover of any
 // manager replaced (published in the coordination), except those rebuilt
-// since: a server that replicates, both threads running, from another
-// server of the cluster that was not replaced itself is given back and
-// its key removed.
+// since: a server that replicates, both threads running, from the master
+// last published (or, when none is, from a server of the cluster that was
+// not replaced) is given back and its key removed.
 func withoutReplaced(ctx context.Context, c Coordination, cfg *config.Config, con *Console) (*config.Config, error) {
 	rctx, cancel := context.WithTimeout(ctx, publishTimeout)
 	defer cancel()
@@ -118,9 +118,19 @@ func withoutReplaced(ctx context.Context, c Coordination, cfg *config.Config, co
 		_ = json.Unmarshal(data, &r)
 		replaced[k] = r
 	}
+	// The master the last leader watched: a rebuilt server must replicate
+	// from it, when it is known (else from any server not replaced).
+	var master topology.Key
+	if len(replaced) > 0 {
+		mctx, cancel := context.WithTimeout(ctx, publishTimeout)
+		if data, err := c.Published(mctx, "master"); err == nil && data != nil {
+			master, _ = topology.ParseKey(string(data))
+		}
+		cancel()
+	}
 	for k, r := range replaced {
 		s, _ := serverByKey(cfg, k.String())
-		if from, ok := rebuiltFrom(ctx, cfg, s, replaced); ok {
+		if from, ok := rebuiltFrom(ctx, cfg, s, replaced); ok && (master == topology.Key{} || from == master) {
 			uctx, cancel := context.WithTimeout(ctx, publishTimeout)
 			err := c.Unpublish(uctx, "replaced/"+k.String())
 			cancel()
