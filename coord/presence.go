@@ -26,9 +26,28 @@ type Presence struct {
 // process as a "manager". A running manager makes it return a *HeldError
 // naming it (errors.Is ErrHeld).
 func ClaimManager(workdir, app string) (*Presence, error) {
+	return claim(workdir, app, ActionManager)
+}
+
+// Presence actions: a manager that watches its cluster, or one that waits
+// to lead it (several managers through etcd).
+const (
+	ActionManager = "manager"
+	ActionStandby = "standby"
+)
+
+// ClaimStandby takes app's presence lock as ClaimManager does, for a
+// manager that waits for the leadership of app: check status on this host
+// then says it stands by rather than NOT_RUNNING. It is released before
+// the manager claims its presence to watch.
+func ClaimStandby(workdir, app string) (*Presence, error) {
+	return claim(workdir, app, ActionStandby)
+}
+
+func claim(workdir, app, action string) (*Presence, error) {
 	host, _ := os.Hostname()
 	now := time.Now().Round(0)
-	h := Holder{Host: host, PID: os.Getpid(), Action: "manager", Since: now}
+	h := Holder{Host: host, PID: os.Getpid(), Action: action, Since: now}
 	l, err := acquireFile(workdir, app, ManagerLockPath(workdir, app), h, now)
 	if err != nil {
 		return nil, err

@@ -37,6 +37,8 @@ func decideMaster(f masterFacts) (ok bool, why string) {
 		return false, "cannot read the manager's status: " + f.StatusErr.Error()
 	case f.NotLeading != "":
 		return false, fmt.Sprintf("this process does not run %s's manager (%s): no route from here", f.App, f.NotLeading)
+	case f.Status.Standby:
+		return false, fmt.Sprintf("the manager of %s here stands by (pid %d; another manager leads): no route from here", f.App, f.Status.PID)
 	case f.Status.Code == manager.StatusFailoverRunning:
 		return false, fmt.Sprintf("a failover of %s is running: no server takes writes", f.App)
 	case f.Status.Code == manager.StatusPingFailing || f.Status.Code == manager.StatusPingFailed:

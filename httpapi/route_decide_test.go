@@ -25,6 +25,7 @@ func TestDecideMaster(t *testing.T) {
 		{"the watched, healthy master takes writes", func(*masterFacts) {}, true, "is the master of app1"},
 		{"a status file that cannot be read is no proof", func(f *masterFacts) { f.StatusErr = errors.New("permission denied") }, false, "permission denied"},
 		{"a standby of etcd does not vouch for the leader's master", func(f *masterFacts) { f.NotLeading = "waiting for leadership" }, false, "does not run app1's manager"},
+		{"a one-cluster manager standing by does not vouch either", func(f *masterFacts) { f.Status.Standby, f.Status.Master = true, "" }, false, "stands by"},
 		{"during a failover nobody takes writes", func(f *masterFacts) { f.Status.Code = manager.StatusFailoverRunning }, false, "failover of app1 is running"},
 		{"a suspect master takes no writes", func(f *masterFacts) { f.Status.Code = manager.StatusPingFailing }, false, "suspect or dead"},
 		{"a dead master takes no writes", func(f *masterFacts) { f.Status.Code = manager.StatusPingFailed }, false, "suspect or dead"},

@@ -14,6 +14,7 @@ import (
 
 	"github.com/gomha/gomha/coord/etcdcoord"
 	"github.com/gomha/gomha/failover"
+	"github.com/gomha/gomha/manager"
 	"github.com/gomha/gomha/sandbox"
 	"github.com/gomha/gomha/sandbox/etcdsandbox"
 )
@@ -29,6 +30,7 @@ type haManager struct {
 	name string
 	p    *gomhaProcess
 	log  string
+	dir  string // its manager_workdir
 }
 
 // ha is a scenario with etcd and managers.
@@ -71,7 +73,7 @@ func (h *ha) startManager(name, source string) *haManager {
 		h.t.Fatal(err)
 	}
 	f.Close()
-	m := &haManager{name: name, p: &gomhaProcess{t: h.t, cmd: cmd}, log: logPath}
+	m := &haManager{name: name, p: &gomhaProcess{t: h.t, cmd: cmd}, log: logPath, dir: dir}
 	h.t.Cleanup(func() {
 		if cmd.ProcessState == nil {
 			_ = cmd.Process.Signal(syscall.SIGTERM)
@@ -156,6 +158,10 @@ func TestEtcdLeaderKilledSandbox(t *testing.T) {
 	h.waitFor("manager a to lead and watch", 30*time.Second, func() bool { return h.leadsAndWatches(a) })
 	b := h.startManager("b", "")
 	h.waitFor("manager b to campaign", 15*time.Second, func() bool { return len(h.snapshot().Managers) == 2 })
+	// check status on b's host: a standby, not NOT_RUNNING.
+	if st, err := manager.ReadStatus(b.dir, h.cfg.App, 0); err != nil || !st.Standby || st.Code != manager.StatusPingOK || st.PID != b.pid() {
+		t.Errorf("check status on manager b's host: %+v, %v; want a standby (PING_OK, pid %d)", st, err, b.pid())
+	}
 	h.startWriter(50)
 
 	a.p.kill()

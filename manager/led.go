@@ -3,7 +3,9 @@ package manager
 import (
 	"context"
 	"errors"
+	"fmt"
 
+	"github.com/gomha/gomha/coord"
 	"github.com/gomha/gomha/manager/config"
 )
 
@@ -27,8 +29,11 @@ func RunLed(ctx context.Context, l Leader, cfg *config.Config, opts ManagerOptio
 	con := opts.Console
 	for {
 		con.Infof("Campaigning to lead the managers of %s..", cfg.App)
-		lctx, resign, err := l.Lead(ctx, cfg.App)
+		lctx, resign, err := StandBy(ctx, l, cfg)
 		if err != nil {
+			return err
+		}
+		if lctx == nil {
 			return nil // ctx ended: a clean stop
 		}
 		con.Infof("This manager leads %s: watching it.", cfg.App)
@@ -43,4 +48,27 @@ func RunLed(ctx context.Context, l Leader, cfg *config.Config, opts ManagerOptio
 		con.Warnf("No longer leading %s (%v): campaigning again.", cfg.App, context.Cause(lctx))
 		resign()
 	}
+}
+
+// StandBy waits for the leadership of cfg's cluster holding the manager's
+// presence in manager_workdir as a standby, so that check status on this
+// host says so, and another manager of the cluster there is refused. A nil
+// context and no error: ctx ended.
+func StandBy(ctx context.Context, l Leader, cfg *config.Config) (context.Context, func(), error) {
+	if err := PrepareWorkdir(cfg.ManagerWorkdir); err != nil {
+		return nil, nil, err
+	}
+	p, err := coord.ClaimStandby(cfg.ManagerWorkdir, cfg.App)
+	if err != nil {
+		if errors.Is(err, coord.ErrHeld) {
+			return nil, nil, fmt.Errorf("%w: another manager runs (%v)", ErrAlreadyRunning, err)
+		}
+		return nil, nil, err
+	}
+	defer p.Release()
+	lctx, resign, err := l.Lead(ctx, cfg.App)
+	if err != nil {
+		return nil, nil, nil
+	}
+	return lctx, resign, nil
 }

@@ -109,6 +109,9 @@ func managerState(st StatusInfo) (string, string) {
 	case StatusNotRunning:
 		return "not running", "-"
 	case StatusPingOK:
+		if st.Standby {
+			return fmt.Sprintf("standing by, pid %d (another manager leads)", st.PID), "-"
+		}
 		return fmt.Sprintf("running, pid %d (%s)", st.PID, st.Code), "healthy"
 	case StatusPingFailing:
 		return fmt.Sprintf("running, pid %d (%s)", st.PID, st.Code), "suspect"

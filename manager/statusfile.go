@@ -166,6 +166,10 @@ type StatusInfo struct {
 	PID    int        // 0 when there is no file
 	Master string     // the host after "master:"
 	Age    time.Duration
+	// Standby: no manager watches app from here, but one waits to lead it
+	// (several managers through etcd; another leads). Code is PING_OK and
+	// PID that manager's.
+	Standby bool
 }
 
 // ReadStatus implements masterha_check_status: no file or a dead pid is
@@ -178,7 +182,11 @@ func ReadStatus(workdir, app string, pingLimit time.Duration) (StatusInfo, error
 	path := StatusFilePath(workdir, app)
 	fi, err := os.Stat(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return withActor(workdir, app, StatusInfo{Code: StatusNotRunning}), nil
+		info := StatusInfo{Code: StatusNotRunning}
+		if h, held, err := coord.ReadManager(workdir, app); err == nil && held && h.Action == coord.ActionStandby {
+			info = StatusInfo{Code: StatusPingOK, PID: h.PID, Standby: true, Age: time.Since(h.Since)}
+		}
+		return withActor(workdir, app, info), nil
 	}
 	if err != nil {
 		return StatusInfo{}, fmt.Errorf("read status of %s: %w", app, err)
@@ -269,6 +277,9 @@ func (s StatusInfo) Message(app string) string {
 	st, mi := s.Code.String(), "master:"+s.Master
 	switch s.Code {
 	case StatusPingOK:
+		if s.Standby {
+			return fmt.Sprintf("%s (pid:%d) is running(%s) as a standby: another manager leads %s, this one takes over when it goes.", app, s.PID, st, app)
+		}
 		return fmt.Sprintf("%s (pid:%d) is running(%s), %s", app, s.PID, st, mi)
 	case StatusNotRunning:
 		return fmt.Sprintf("%s is stopped(%s).", app, st)

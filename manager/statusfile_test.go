@@ -131,6 +131,7 @@ func TestStatusMessages(t *testing.T) {
 		{StatusInfo{Code: StatusFailoverRunning, Master: "host1"}, "app1 master is down and failover is running(50:FAILOVER_RUNNING). master:host1"},
 		{StatusInfo{Code: StatusFailoverError, Master: "host1"}, "app1 master is down and failover was not successful(51:FAILOVER_ERROR). master:host1"},
 		{StatusInfo{Code: 99}, "Unexpected error on app1."},
+		{StatusInfo{Code: StatusPingOK, PID: 1234, Standby: true}, "app1 (pid:1234) is running(0:PING_OK) as a standby: another manager leads app1, this one takes over when it goes."},
 	}
 	for _, tc := range cases {
 		if got := tc.info.Message("app1"); got != tc.want {
@@ -189,5 +190,29 @@ func TestStatusSeesActors(t *testing.T) {
 	st, err = ReadStatus(dir, "app1", 0)
 	if err != nil || st.Code != StatusFailoverError || st.Master != "10.0.0.1:3306" {
 		t.Errorf("an interrupted failover: %+v, %v; want FAILOVER_ERROR", st, err)
+	}
+}
+
+// TestStatusStandby: a manager waiting for the leadership holds the
+// presence as a standby; check status says so while it does, and
+// NOT_RUNNING once it let go.
+func TestStatusStandby(t *testing.T) {
+	dir := t.TempDir()
+	p, err := coord.ClaimStandby(dir, "app1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := ReadStatus(dir, "app1", 0)
+	if err != nil || !st.Standby || st.Code != StatusPingOK || st.PID != os.Getpid() {
+		t.Errorf("standing by: %+v, %v", st, err)
+	}
+	if _, err := coord.ClaimManager(dir, "app1"); !errors.Is(err, coord.ErrHeld) {
+		t.Errorf("a second manager in the standby's workdir: err = %v, want ErrHeld", err)
+	}
+	if err := p.Release(); err != nil {
+		t.Fatal(err)
+	}
+	if st, err = ReadStatus(dir, "app1", 0); err != nil || st.Standby || st.Code != StatusNotRunning {
+		t.Errorf("after the standby let go: %+v, %v", st, err)
 	}
 }

@@ -3,6 +3,7 @@ package supervisor
 import (
 	"context"
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -24,6 +25,7 @@ type haSupervisor struct {
 	c        *etcdcoord.Coordinator
 	stop     context.CancelFunc
 	out, err *testkit.Buffer
+	workdir  string // each cluster's manager_workdir is workdir/<app>
 }
 
 func startHASupervisor(t *testing.T, e *etcdsandbox.Cluster, host string, files ...string) *haSupervisor {
@@ -34,7 +36,7 @@ func startHASupervisor(t *testing.T, e *etcdsandbox.Cluster, host string, files 
 	}
 	workdir := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
-	h := &haSupervisor{host: host, c: c, stop: cancel, out: &testkit.Buffer{}, err: &testkit.Buffer{}}
+	h := &haSupervisor{host: host, c: c, stop: cancel, out: &testkit.Buffer{}, err: &testkit.Buffer{}, workdir: workdir}
 	h.s = New(ctx, Options{Out: h.out, Err: h.err, Retry: time.Second, StopPoll: 100 * time.Millisecond, Gate: c,
 		Run: func(ctx context.Context, cfg *config.Config, opts manager.ManagerOptions) error {
 			opts.Coord = c.Cluster(cfg.App)
@@ -109,6 +111,15 @@ func TestTwoSupervisorsEtcdSandbox(t *testing.T) {
 	time.Sleep(time.Second)
 	if strings.Contains(two.out.String(), "Starting ping health check") {
 		t.Fatalf("mgr-two watches a cluster mgr-one leads:\n%s", logs())
+	}
+	// check status on mgr-two's host: standing by, not NOT_RUNNING.
+	for _, app := range []string{"appa", "appb"} {
+		st, err := manager.ReadStatus(filepath.Join(two.workdir, app), app, 0)
+		if err != nil || !st.Standby || st.Code != manager.StatusPingOK || st.PID != os.Getpid() {
+			t.Errorf("check status of %s on mgr-two's host: %+v, %v; want a standby (PING_OK, pid %d)", app, st, err, os.Getpid())
+		} else {
+			t.Logf("mgr-two's check status: %s", st.Message(app))
+		}
 	}
 
 	a.startWriter()

@@ -27,8 +27,9 @@ import "context"
 //     the leadership up if it is still held. After a lost leadership the
 //     unit calls Lead again at once; after an error, once it has waited
 //     (Options.Retry, or an operator after a failed failover).
-//   - While a unit waits in Lead it runs nothing: no status file, no
-//     presence lock (check status on that host says NOT_RUNNING).
+//   - While a unit waits in Lead it runs nothing but holds the presence
+//     lock as a standby (check status on that host says so); with
+//     LocalGate, which grants at once, it does not.
 //
 // Lead is called from one goroutine per unit, for different apps at the
 // same time: it must be safe for concurrent use.

@@ -170,7 +170,7 @@ func checkStatus(cmd *cobra.Command, sf *statusFlags, t target, mha bool, output
 	switch {
 	case output == "json":
 		out := map[string]any{"app": t.app, "code": int(st.Code), "status": st.Code.Name(),
-			"pid": st.PID, "master": st.Master, "message": st.Message(t.app)}
+			"pid": st.PID, "master": st.Master, "message": st.Message(t.app), "standby": st.Standby}
 		if hasView {
 			out["view"] = view
 		}
