@@ -292,6 +292,64 @@ func TestPartitionNoFailoverSandbox(t *testing.T) {
 	s.verify("host1")
 }
 
+// TestManagerCutOffSSHRefusedSandbox: the replicas' hosts refuse SSH
+// (their sshd died after the manager started), then the manager alone is
+// cut off from the master, which the replicas still replicate from. No
+// failover: a replica host the manager cannot reach over SSH is no "port
+// refused" from there (the scale bench's simulator once read the pool's
+// refused dial as the master's port refused, two votes for a dead master).
+func TestManagerCutOffSSHRefusedSandbox(t *testing.T) {
+	const mgr = "127.0.0.2"
+	s := newScenario(t, true, "")
+	// MariaDB's default heartbeat (slave_net_timeout/2, 30 s): too slow to
+	// tell a silent master, so the manager probes the master's port from
+	// the replicas' hosts.
+	for _, h := range []string{"host2", "host3"} {
+		s.exec(h, "STOP SLAVE", "CHANGE MASTER TO MASTER_HEARTBEAT_PERIOD=30", "START SLAVE")
+	}
+	s.startWriter(50)
+	reports := s.runManager(manager.ManagerOptions{LocalAddr: mgr})
+	ctx := context.Background()
+	for _, h := range []string{"host2", "host3"} {
+		if err := s.c.KillSSHD(ctx, h); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Cleanup(func() {
+		for _, h := range []string{"host2", "host3"} {
+			if err := s.c.StartHost(context.Background(), h); err != nil {
+				t.Errorf("start sshd on %s again: %v", h, err)
+			}
+		}
+	})
+	time.Sleep(2 * time.Second) // the pool notices its connections are gone
+	if err := s.c.IsolateFrom(ctx, "host1", mgr); err != nil {
+		t.Fatal(err)
+	}
+	acked := s.w.Acked()
+	select {
+	case r := <-reports:
+		t.Fatalf("failed over a master its replicas still replicate from:\n%s", r)
+	case <-time.After(10 * time.Second):
+	}
+	if s.w.Acked() < acked+100 {
+		t.Errorf("the writer on the master stalled while the manager was cut off (%d acks)", s.w.Acked()-acked)
+	}
+	v, ok, err := manager.ReadView(s.cfg.ManagerWorkdir, s.cfg.App)
+	if err != nil || !ok || v.State == "healthy" || v.State == "dead" {
+		t.Errorf("the manager's view while cut off: %+v (ok %v, %v), want neither healthy nor dead", v, ok, err)
+	}
+	t.Logf("while cut off, replicas' sshd down: %s: %s", v.State, v.Reason)
+	if err := s.c.Heal(ctx, "host1"); err != nil {
+		t.Fatal(err)
+	}
+	s.waitFor("the manager to see the master healthy again", 30*time.Second, func() bool {
+		v, ok, _ := manager.ReadView(s.cfg.ManagerWorkdir, s.cfg.App)
+		return ok && v.State == "healthy"
+	})
+	s.verify("host1")
+}
+
 // TestTwoActorsSandbox: while the manager's own failover applies the dead
 // master's salvaged tail, a manual failover is refused with one line naming
 // the holder, from the same host (lock file) and from another one (another

@@ -125,6 +125,17 @@ func (c *Cluster) killSSHD(ctx context.Context, h Host) error {
 	return c.setPID(h.Name, nil, intp(0))
 }
 
+// KillSSHD SIGKILLs the host's sshd and its sessions, leaving mariadbd
+// running: the host answers MySQL but refuses SSH. StartHost starts it
+// again.
+func (c *Cluster) KillSSHD(ctx context.Context, host string) error {
+	h, err := c.Host(host)
+	if err != nil {
+		return err
+	}
+	return c.killSSHD(ctx, h)
+}
+
 // KillHost SIGKILLs the host's mariadbd and sshd (with its sessions), as if
 // the machine had died.
 func (c *Cluster) KillHost(ctx context.Context, host string) error {
