@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/gomha/gomha/manager/config"
@@ -89,9 +90,10 @@ func publishReplaced(c Coordination, dead topology.Key, newMaster string) error 
 	return publish(c, "replaced/"+dead.String(), data)
 }
 
-// rebuiltProbe bounds the look at a replaced master, which may well be
-// down: a manager's start never waits on it longer.
-const rebuiltProbe = 2 * time.Second
+// rebuiltProbe bounds the look at the replaced masters, which may well be
+// down (a host that drops packets answers nothing): they are looked at
+// together, and a manager's start never waits on them longer.
+const rebuiltProbe = time.Second
 
 // withoutReplaced leaves out of cfg the old masters a failover of any
 // manager replaced (published in the coordination), except those rebuilt
@@ -128,9 +130,27 @@ func withoutReplaced(ctx context.Context, c Coordination, cfg *config.Config, co
 		}
 		cancel()
 	}
-	for k, r := range replaced {
+	type rebuilt struct {
+		from topology.Key
+		ok   bool
+	}
+	found := make(map[topology.Key]rebuilt, len(replaced))
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for k := range replaced {
 		s, _ := serverByKey(cfg, k.String())
-		if from, ok := rebuiltFrom(ctx, cfg, s, replaced); ok && (master == topology.Key{} || from == master) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			from, ok := rebuiltFrom(ctx, cfg, s, replaced)
+			mu.Lock()
+			found[k] = rebuilt{from, ok}
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	for k, r := range replaced {
+		if from, ok := found[k].from, found[k].ok; ok && (master == topology.Key{} || from == master) {
 			uctx, cancel := context.WithTimeout(ctx, publishTimeout)
 			err := c.Unpublish(uctx, "replaced/"+k.String())
 			cancel()

@@ -191,6 +191,9 @@ func TestEtcdLeaderKilledSandbox(t *testing.T) {
 	if _, ok := h.snapshot().State["replaced/"+old]; !ok {
 		t.Fatalf("etcd does not hold replaced/%s", old)
 	}
+	if lo := manager.NewSharedView("", nil, nil, h.snapshot().State).LeftOut; len(lo) != 1 || !strings.HasPrefix(lo[0], old+", replaced by "+rep.NewMaster) {
+		t.Errorf("gomha show --etcd leaves out %q, want %s replaced by %s", lo, old, rep.NewMaster)
+	}
 
 	// host1 rebuilt as a replica of the new master: the next manager to
 	// lead gives it back and removes the key.

@@ -3,6 +3,7 @@ package manager
 import (
 	"encoding/json"
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 
@@ -22,6 +23,10 @@ type SharedView struct {
 	// Journal says what a running or interrupted failover did last.
 	Journal      string `json:"journal,omitempty"`
 	LastFailover string `json:"last_failover,omitempty"`
+	// LeftOut: old masters a failover replaced, which every leader leaves
+	// out until they are rebuilt as replicas ("127.0.0.1:3306, replaced
+	// by 127.0.0.2:3306 at 2026-12-01 15:04:05"), sorted.
+	LeftOut []string `json:"left_out,omitempty"`
 }
 
 // NewSharedView reads what etcd holds: the leader and managers (described
@@ -47,6 +52,18 @@ func NewSharedView(leader string, managers []string, journal []coord.Entry, stat
 		}
 		v.LastFailover = fmt.Sprintf("%s %s: %s -> %s, %s", rep.Kind, rep.Started.Local().Format(time.DateTime), rep.DeadMaster, dashIfEmpty(rep.NewMaster), result)
 	}
+	for name, data := range state {
+		key, ok := strings.CutPrefix(name, "replaced/")
+		if !ok {
+			continue
+		}
+		var r replacedMaster
+		if json.Unmarshal(data, &r) == nil && r.NewMaster != "" {
+			key += fmt.Sprintf(", replaced by %s at %s", r.NewMaster, r.At.Local().Format(time.DateTime))
+		}
+		v.LeftOut = append(v.LeftOut, key)
+	}
+	sort.Strings(v.LeftOut)
 	return v
 }
 
@@ -69,6 +86,9 @@ func (v *SharedView) text() string {
 	}
 	if v.LastFailover != "" {
 		fmt.Fprintf(&b, "  last failover: %s\n", v.LastFailover)
+	}
+	for _, l := range v.LeftOut {
+		fmt.Fprintf(&b, "  left out until rebuilt as a replica of the master: %s\n", l)
 	}
 	return b.String()
 }
