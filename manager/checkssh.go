@@ -9,8 +9,11 @@ import (
 	"sync"
 	"time"
 
+	"github.com/pkg/sftp"
+
 	"github.com/gomha/gomha/manager/config"
 	"github.com/gomha/gomha/node"
+	"github.com/gomha/gomha/sshpool"
 )
 
 // ErrSSHCheckFailed is returned by CheckSSH when any host failed.
@@ -107,15 +110,25 @@ var ErrSSHAtStart = errors.New("SSH check at start-up failed")
 // not discover: the manager does not start. A host that does not answer at
 // all is a warning (MHA warns too): a failover then neither salvages nor
 // fences over SSH there.
-func sshAtStart(ctx context.Context, cfg *config.Config, acceptNew bool, con *Console) error {
+//
+// With the manager's pool, each host is checked on the connection the
+// manager keeps (and a failover uses), its binlog directory listed over
+// SFTP: no second handshake, no remote shell.
+func sshAtStart(ctx context.Context, cfg *config.Config, acceptNew bool, con *Console, pool *sshpool.Pool) error {
 	var servers []config.Server
 	for _, s := range cfg.Servers {
 		if !s.SkipInitSSHCheck {
 			servers = append(servers, s)
 		}
 	}
+	var results []SSHHostResult
+	if pool != nil {
+		results = checkHostsPooled(ctx, servers, pool, acceptNew)
+	} else {
+		results = checkHostsSSH(ctx, servers, SSHCheckOptions{AcceptNewHostKeys: acceptNew})
+	}
 	var refused []string
-	for _, r := range checkHostsSSH(ctx, servers, SSHCheckOptions{AcceptNewHostKeys: acceptNew}) {
+	for _, r := range results {
 		switch {
 		case r.OK:
 			con.Infof("Checking SSH to %s (%s).. ok.", r.SSH, r.Name)
@@ -178,4 +191,74 @@ func readableBinlogDir(ctx context.Context, sess *node.SSHSession, dirs []string
 		return "", fmt.Errorf("master_binlog_dir (%s) is not a readable directory on this host", strings.Join(dirs, ","))
 	}
 	return strings.TrimSpace(string(out)), nil
+}
+
+// checkHostsPooled checks every server's host at once through pool.
+func checkHostsPooled(ctx context.Context, servers []config.Server, pool *sshpool.Pool, acceptNew bool) []SSHHostResult {
+	results := make([]SSHHostResult, len(servers))
+	var wg sync.WaitGroup
+	for i, s := range servers {
+		wg.Go(func() { results[i] = checkOnePooled(ctx, s, pool, acceptNew) })
+	}
+	wg.Wait()
+	return results
+}
+
+// pooledCheckSlack is what the SFTP subsystem's start and the directory
+// listing may add to ssh_connection_timeout.
+const pooledCheckSlack = 5 * time.Second
+
+// checkOnePooled waits (within ssh_connection_timeout) for the pool's
+// connection to s's host and lists the first readable master_binlog_dir
+// over its SFTP client. The pool's dial errors keep their kinds: a host
+// that does not answer is Unanswered, one that refuses is not.
+func checkOnePooled(ctx context.Context, s config.Server, pool *sshpool.Pool, acceptNew bool) SSHHostResult {
+	start := time.Now()
+	res := SSHHostResult{Name: s.Name, SSH: s.SSHUser + "@" + s.SSHHost + ":" + strconv.Itoa(s.SSHPort)}
+	defer func() { res.Took = time.Since(start).Round(time.Millisecond).String() }()
+	limit := time.Duration(s.SSHConnectionTimeout) * time.Second
+	if limit <= 0 {
+		limit = 5 * time.Second
+	}
+	cctx, cancel := context.WithTimeout(ctx, limit+pooledCheckSlack)
+	defer cancel()
+	files, err := pool.Files(cctx, TopologyServer(s).Key().String())
+	switch {
+	case err != nil && (errors.Is(err, sshpool.ErrNotConnected) || cctx.Err() != nil):
+		res.Error, res.err = err.Error(), err
+		return res
+	case err != nil:
+		// Connected, but no SFTP there (or no pooled connection for that
+		// server): check as without a pool, with a command.
+		return checkOneSSH(ctx, s, SSHCheckOptions{AcceptNewHostKeys: acceptNew})
+	}
+	for _, d := range s.MasterBinlogDir {
+		if _, err := readDirBounded(cctx, files, d); err == nil {
+			res.OK, res.BinlogDir = true, d
+			return res
+		}
+	}
+	err = fmt.Errorf("master_binlog_dir (%s) is not a readable directory on this host", strings.Join(s.MasterBinlogDir, ","))
+	res.Error, res.err = err.Error(), err
+	return res
+}
+
+// readDirBounded lists dir, giving up when ctx ends (the SFTP client's
+// calls take no context).
+func readDirBounded(ctx context.Context, files *sftp.Client, dir string) (int, error) {
+	type listing struct {
+		n   int
+		err error
+	}
+	done := make(chan listing, 1)
+	go func() {
+		fis, err := files.ReadDir(dir)
+		done <- listing{len(fis), err}
+	}()
+	select {
+	case l := <-done:
+		return l.n, l.err
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
 }

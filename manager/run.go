@@ -13,6 +13,7 @@ import (
 	"github.com/gomha/gomha/coord"
 	"github.com/gomha/gomha/failover"
 	"github.com/gomha/gomha/manager/config"
+	"github.com/gomha/gomha/sshpool"
 	"github.com/gomha/gomha/topology"
 )
 
@@ -118,7 +119,7 @@ func RunManager(ctx context.Context, cfg *config.Config, opts ManagerOptions) er
 	var deposers sync.WaitGroup
 	defer func() { stopDeposers(); deposers.Wait() }()
 	for {
-		master, replicas, err := startupCheck(ctx, cfg, opts, status)
+		master, replicas, err := startupCheck(ctx, cfg, opts, status, pool)
 		// SSH was proved at start; after a failover the manager watches the
 		// new master at once (about 0.5 s saved on three hosts).
 		opts.SkipSSHCheck = true
@@ -244,7 +245,7 @@ func (m monitoredMaster) Label() string { return m.label }
 // startupCheck is masterha_check_repl's check plus the hooks' status
 // commands and, unless opts.SkipSSHCheck, SSH to every host; it returns the
 // master and its replicas to watch.
-func startupCheck(ctx context.Context, cfg *config.Config, opts ManagerOptions, status *StatusFile) (monitoredMaster, []config.Server, error) {
+func startupCheck(ctx context.Context, cfg *config.Config, opts ManagerOptions, status *StatusFile, pool *sshpool.Pool) (monitoredMaster, []config.Server, error) {
 	_ = status.Set(StatusInitializingMonitor, "")
 	rep, err := CheckRepl(ctx, cfg, CheckReplOptions{SecondsBehindMaster: opts.SecondsBehind, HookTimeout: opts.HookTimeout}, opts.Console)
 	_, a := rep.Analysis()
@@ -281,7 +282,7 @@ func startupCheck(ctx context.Context, cfg *config.Config, opts ManagerOptions, 
 		replicas = append(replicas, find(n.Key()))
 	}
 	if !opts.SkipSSHCheck {
-		if err := sshAtStart(ctx, cfg, opts.AcceptNewHostKeys, opts.Console); err != nil {
+		if err := sshAtStart(ctx, cfg, opts.AcceptNewHostKeys, opts.Console, pool); err != nil {
 			return monitoredMaster{}, nil, fmt.Errorf("%w: %v", ErrStartupCheck, err)
 		}
 	}
