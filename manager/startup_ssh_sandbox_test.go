@@ -34,7 +34,9 @@ func TestStartupSSHSandbox(t *testing.T) {
 		out := &testkit.Buffer{}
 		rctx, cancel := context.WithCancel(ctx)
 		done := make(chan error, 1)
-		go func() { done <- manager.RunManager(rctx, s.cfg, manager.ManagerOptions{Console: manager.NewConsole(out)}) }()
+		go func() {
+			done <- manager.RunManager(rctx, s.cfg, manager.ManagerOptions{Console: manager.NewConsole(out)})
+		}()
 		s.waitFor("the manager to watch the master", 30*time.Second, func() bool {
 			st, err := manager.ReadStatus(s.cfg.ManagerWorkdir, s.cfg.App, 0)
 			return err == nil && st.Code == manager.StatusPingOK
