@@ -31,10 +31,10 @@ func RunLed(ctx context.Context, l Leader, cfg *config.Config, opts ManagerOptio
 		con.Infof("Campaigning to lead the managers of %s..", cfg.App)
 		lctx, resign, err := StandBy(ctx, l, cfg)
 		if err != nil {
+			if ctx.Err() != nil {
+				return nil // a clean stop
+			}
 			return err
-		}
-		if lctx == nil {
-			return nil // ctx ended: a clean stop
 		}
 		con.Infof("This manager leads %s: watching it.", cfg.App)
 		err = RunManager(lctx, cfg, opts)
@@ -52,8 +52,8 @@ func RunLed(ctx context.Context, l Leader, cfg *config.Config, opts ManagerOptio
 
 // StandBy waits for the leadership of cfg's cluster holding the manager's
 // presence in manager_workdir as a standby, so that check status on this
-// host says so, and another manager of the cluster there is refused. A nil
-// context and no error: ctx ended.
+// host says so, and another manager of the cluster there is refused. Its
+// error is Lead's (ctx ended) or the presence's (ErrAlreadyRunning).
 func StandBy(ctx context.Context, l Leader, cfg *config.Config) (context.Context, func(), error) {
 	if err := PrepareWorkdir(cfg.ManagerWorkdir); err != nil {
 		return nil, nil, err
@@ -66,9 +66,5 @@ func StandBy(ctx context.Context, l Leader, cfg *config.Config) (context.Context
 		return nil, nil, err
 	}
 	defer p.Release()
-	lctx, resign, err := l.Lead(ctx, cfg.App)
-	if err != nil {
-		return nil, nil, nil
-	}
-	return lctx, resign, nil
+	return l.Lead(ctx, cfg.App)
 }

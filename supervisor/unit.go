@@ -314,9 +314,6 @@ func (u *unit) leadAndRun(ctx context.Context, cfg *config.Config) outcome {
 		// Waiting for the leadership, this process stands by: check
 		// status on this host says so.
 		lead, release, err = manager.StandBy(ctx, u.s.opts.Gate, cfg)
-		if err == nil && lead == nil {
-			err = ctx.Err()
-		}
 	}
 	if err != nil {
 		return outcome{err: fmt.Errorf("leadership of %s: %w", u.app, err)}
