@@ -374,3 +374,54 @@ func TestFailingOver(t *testing.T) {
 		t.Fatalf("FailingOver() = %v, want [b]", got)
 	}
 }
+
+// slowGate refuses its first campaign with an error, then grants the
+// leadership only once the test opens it.
+type slowGate struct {
+	mu    sync.Mutex
+	calls int
+	open  chan struct{}
+}
+
+func (g *slowGate) Lead(ctx context.Context, app string) (context.Context, func(), error) {
+	g.mu.Lock()
+	g.calls++
+	first := g.calls == 1
+	g.mu.Unlock()
+	if first {
+		return nil, nil, errors.New("etcd: no quorum")
+	}
+	select {
+	case <-g.open:
+		return ctx, func() {}, nil
+	case <-ctx.Done():
+		return nil, nil, ctx.Err()
+	}
+}
+
+// TestGateStandby: a campaign that fails is an error of the unit, retried;
+// while the unit waits for the leadership, check status on this host
+// says it stands by (not NOT_RUNNING); once it leads, its manager runs.
+func TestGateStandby(t *testing.T) {
+	dir := t.TempDir()
+	f := newFakes(t)
+	g := &slowGate{open: make(chan struct{})}
+	h := newHarness(t, f, g)
+	a := writeConf(t, dir, "a", 31, "")
+	if err := h.s.Reload([]string{a}); err != nil {
+		t.Fatal(err)
+	}
+	workdir := filepath.Join(dir, "a")
+	h.waitFor("a stands by", func() bool {
+		st, err := manager.ReadStatus(workdir, "a", 0)
+		return err == nil && st.Standby && st.Code == manager.StatusPingOK && st.PID == os.Getpid()
+	})
+	if !strings.Contains(h.err.String(), "leadership of a: etcd: no quorum") {
+		t.Errorf("the failed campaign is not reported:\n%s", h.err)
+	}
+	if f.count("a") != 0 {
+		t.Fatalf("a's manager ran without the leadership")
+	}
+	close(g.open)
+	h.waitFor("a runs once it leads", func() bool { return f.count("a") == 1 && h.status("a").Code == manager.StatusPingOK && !h.status("a").Standby })
+}
