@@ -423,5 +423,7 @@ func TestGateStandby(t *testing.T) {
 		t.Fatalf("a's manager ran without the leadership")
 	}
 	close(g.open)
-	h.waitFor("a runs once it leads", func() bool { return f.count("a") == 1 && h.status("a").Code == manager.StatusPingOK && !h.status("a").Standby })
+	h.waitFor("a runs once it leads", func() bool {
+		return f.count("a") == 1 && h.status("a").Code == manager.StatusPingOK && !h.status("a").Standby
+	})
 }
