@@ -113,7 +113,8 @@ var ErrSSHAtStart = errors.New("SSH check at start-up failed")
 //
 // With the manager's pool, each host is checked on the connection the
 // manager keeps (and a failover uses), its binlog directory listed over
-// SFTP: no second handshake, no remote shell.
+// the SFTP client a failover reads binlogs with: no second handshake, no
+// command of its own.
 func sshAtStart(ctx context.Context, cfg *config.Config, acceptNew bool, con *Console, pool *sshpool.Pool) error {
 	var servers []config.Server
 	for _, s := range cfg.Servers {
