@@ -422,6 +422,24 @@ func TestGateStandby(t *testing.T) {
 	if f.count("a") != 0 {
 		t.Fatalf("a's manager ran without the leadership")
 	}
+	// gomha stop --conf a.cnf on this host stops the standby alone.
+	if !Supervised(workdir, "a", os.Getpid()) {
+		t.Fatalf("a standing by is not marked supervised: gomha stop would signal the whole process")
+	}
+	if err := RequestStop(workdir, "a"); err != nil {
+		t.Fatal(err)
+	}
+	h.waitFor("a stopped", func() bool {
+		st, err := manager.ReadStatus(workdir, "a", 0)
+		return h.state("a") == StateStopped && err == nil && st.Code == manager.StatusNotRunning
+	})
+	if err := h.s.Reload([]string{a}); err != nil {
+		t.Fatal(err)
+	}
+	h.waitFor("a stands by again", func() bool {
+		st, err := manager.ReadStatus(workdir, "a", 0)
+		return err == nil && st.Standby
+	})
 	close(g.open)
 	h.waitFor("a runs once it leads", func() bool {
 		return f.count("a") == 1 && h.status("a").Code == manager.StatusPingOK && !h.status("a").Standby
