@@ -30,12 +30,7 @@ func TestFailoverCtrlCSandbox(t *testing.T) {
 	s := newScenarioConf(t, true, "", map[string]string{"server2": "candidate_master=1"}, withFormat("MIXED", onceConf...))
 	k := s.startCounter()
 	s.waitCount(k, 50)
-	s.exec("host3", "STOP SLAVE IO_THREAD")
-	s.waitCount(k, 50)
-	s.exec("host2", "STOP SLAVE IO_THREAD")
-	s.waitCount(k, 3000)
-	s.kill("host1")
-	before := s.counterValue("host2")
+	before := s.deadMasterAhead(k)
 	out := &testkit.Buffer{}
 	cmd := exec.Command(bin, "failover", "--conf", s.c.ConfPath, "--dead-master-host", s.key("host1").Host)
 	cmd.Stdout, cmd.Stderr = out, out
@@ -43,10 +38,7 @@ func TestFailoverCtrlCSandbox(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := &gomhaProcess{t: t, cmd: cmd}
-	s.waitFor("the new master to be half-way through the salvaged increments", 60*time.Second, func() bool {
-		n := s.counterValue("host2")
-		return n > before+100 && n < before+2000
-	})
+	s.waitHalfApplied(before)
 	at := s.counterValue("host2")
 	// An operator's Ctrl-C, then another one a moment later.
 	p.signal(syscall.SIGINT)

@@ -96,6 +96,30 @@ func (s *scenario) waitCount(k *counter, n int) {
 }
 
 // counterValue reads the counter on host.
+// deadMasterAhead stops host3's IO thread, then host2's 3,000 increments
+// later, and kills host1's mysqld: the dead master holds increments no
+// replica received, for a failover to salvage and apply to host2 (the
+// candidate). It returns host2's counter at the kill.
+func (s *scenario) deadMasterAhead(k *counter) int {
+	s.t.Helper()
+	s.exec("host3", "STOP SLAVE IO_THREAD")
+	s.waitCount(k, 50)
+	s.exec("host2", "STOP SLAVE IO_THREAD")
+	s.waitCount(k, 3000)
+	s.kill("host1")
+	return s.counterValue("host2")
+}
+
+// waitHalfApplied waits until the failover is half-way through applying
+// the salvaged increments to host2 (before: host2's counter at the kill).
+func (s *scenario) waitHalfApplied(before int) {
+	s.t.Helper()
+	s.waitFor("the new master to be half-way through the salvaged increments", 60*time.Second, func() bool {
+		n := s.counterValue("host2")
+		return n > before+100 && n < before+2000
+	})
+}
+
 func (s *scenario) counterValue(host string) int {
 	return int(s.queryInt(host, "SELECT n FROM "+counterTable+" WHERE id = 1"))
 }
@@ -162,19 +186,11 @@ func TestFailoverRerunAfterKillSandbox(t *testing.T) {
 				return err == nil && st.Code == manager.StatusPingOK
 			})
 		}
-		s.exec("host3", "STOP SLAVE IO_THREAD")
-		s.waitCount(k, 50)
-		s.exec("host2", "STOP SLAVE IO_THREAD")
-		s.waitCount(k, 3000)
-		s.kill("host1")
-		before := s.counterValue("host2")
+		before := s.deadMasterAhead(k)
 		if !gtid {
 			helper = s.startFailoverProcess("host1")
 		}
-		s.waitFor("the new master to be half-way through the salvaged increments", 60*time.Second, func() bool {
-			n := s.counterValue("host2")
-			return n > before+100 && n < before+2000
-		})
+		s.waitHalfApplied(before)
 		helper.kill()
 		t.Logf("killed the failover with the counter at %d on host2 (%d before, %d acknowledged)", s.counterValue("host2"), before, k.n())
 		if _, err := s.failover("host1", manager.FailoverOptions{}); !errors.Is(err, manager.ErrInterrupted) {
