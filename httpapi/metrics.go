@@ -21,7 +21,15 @@ type metrics struct {
 
 	mu        sync.Mutex
 	failovers map[string]map[string]float64 // cluster -> result -> count
+	masters   map[string]string             // cluster -> the master its pings last went to
+	// staleAfter is how long the ping series of a master the manager no
+	// longer watches stay, so that the last failures that led to its
+	// failover are scraped before they go.
+	staleAfter time.Duration
 }
+
+// staleSeriesAfter is metrics.staleAfter: several scrape intervals.
+const staleSeriesAfter = 10 * time.Minute
 
 // Failover results (gomha_failovers_total's result label).
 var failoverResults = []string{"success", "partial", "failure", "refused"}
@@ -44,16 +52,40 @@ func newMetrics() *metrics {
 			Name: "gomha_ping_failures_total",
 			Help: "Periodic checks of the master that failed.",
 		}, []string{"cluster", "server"}),
-		failovers: map[string]map[string]float64{},
+		failovers:  map[string]map[string]float64{},
+		masters:    map[string]string{},
+		staleAfter: staleSeriesAfter,
 	}
 }
 
 // Ping implements manager.Observer.
+// When app's master changes, the former master's series go staleAfter
+// later, unless it is the master again by then.
 func (m *metrics) Ping(app string, master topology.Key, took time.Duration, err error) {
-	m.ping.WithLabelValues(app, master.String()).Observe(took.Seconds())
-	if err != nil {
-		m.pingFail.WithLabelValues(app, master.String()).Inc()
+	server := master.String()
+	m.mu.Lock()
+	old := m.masters[app]
+	m.masters[app] = server // before the series: a drop under way then spares them
+	m.mu.Unlock()
+	if old != "" && old != server {
+		time.AfterFunc(m.staleAfter, func() { m.dropPingSeries(app, old) })
 	}
+	m.ping.WithLabelValues(app, server).Observe(took.Seconds())
+	if err != nil {
+		m.pingFail.WithLabelValues(app, server).Inc()
+	}
+}
+
+// dropPingSeries deletes server's ping series of app unless the manager
+// pings it again.
+func (m *metrics) dropPingSeries(app, server string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.masters[app] == server {
+		return
+	}
+	m.ping.DeleteLabelValues(app, server)
+	m.pingFail.DeleteLabelValues(app, server)
 }
 
 // failover counts one failover of app.

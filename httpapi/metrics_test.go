@@ -128,3 +128,47 @@ func TestMetricsFromSnapshotAndReports(t *testing.T) {
 		t.Errorf("no help text")
 	}
 }
+
+// TestPingSeriesOfFormerMaster: after a failover the pings go to the new
+// master; the former master's ping series stay for a while (the failures
+// that led to the failover get scraped), then go, unless it is the master
+// again by then.
+func TestPingSeriesOfFormerMaster(t *testing.T) {
+	f := newFake(t, Options{})
+	f.state = "running"
+	f.manage(manager.StatusPingOK, "10.9.0.1", "healthy")
+	f.s.metrics.staleAfter = 50 * time.Millisecond
+	obs := f.s.Observer()
+	m1, m2 := topology.Key{Host: "10.9.0.1", Port: 3306}, topology.Key{Host: "10.9.0.2", Port: 3306}
+	old := `gomha_ping_failures_total{cluster="app1",server="10.9.0.1:3306"}`
+	obs.Ping("app1", m1, 3*time.Second, errors.New("timeout"))
+	obs.Ping("app1", m2, time.Millisecond, nil)
+	if v, ok := f.metrics()[old]; !ok || v != 1 {
+		t.Fatalf("the former master's failures are gone at once (%v, %v)", v, ok)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		s := f.metrics()
+		_, stale := s[old]
+		_, current := s[`gomha_ping_duration_seconds_count{cluster="app1",server="10.9.0.2:3306"}`]
+		if !current {
+			t.Fatalf("the new master's ping series went")
+		}
+		if !stale {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the former master's ping series stayed")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	// Back to the first master (a switchover back) before its series go:
+	// they stay.
+	obs.Ping("app1", m1, time.Millisecond, nil)
+	obs.Ping("app1", m2, time.Millisecond, nil)
+	obs.Ping("app1", m1, time.Millisecond, nil)
+	time.Sleep(200 * time.Millisecond)
+	if _, ok := f.metrics()[`gomha_ping_duration_seconds_count{cluster="app1",server="10.9.0.1:3306"}`]; !ok {
+		t.Errorf("the master's ping series went although it is the master again")
+	}
+}
