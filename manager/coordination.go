@@ -98,8 +98,8 @@ const rebuiltProbe = time.Second
 // withoutReplaced leaves out of cfg the old masters a failover of any
 // manager replaced (published in the coordination), except those rebuilt
 // since: a server that replicates, both threads running, from the master
-// last published (or, when none is, from a server of the cluster that was
-// not replaced) is given back and its key removed.
+// the last leader published is given back and its key removed. When that
+// master cannot be read, nothing is given back this time.
 func withoutReplaced(ctx context.Context, c Coordination, cfg *config.Config, con *Console) (*config.Config, error) {
 	rctx, cancel := context.WithTimeout(ctx, publishTimeout)
 	defer cancel()
@@ -107,59 +107,47 @@ func withoutReplaced(ctx context.Context, c Coordination, cfg *config.Config, co
 	if err != nil {
 		return cfg, err
 	}
-	replaced := map[topology.Key]replacedMaster{}
+	type left struct {
+		key topology.Key
+		srv config.Server
+		rec replacedMaster
+	}
+	var out []left
 	for key, data := range all {
 		k, err := topology.ParseKey(key)
 		if err != nil {
 			continue
 		}
-		if _, ok := serverByKey(cfg, k.String()); !ok {
-			continue
+		if srv, ok := serverByKey(cfg, k.String()); ok {
+			var r replacedMaster
+			_ = json.Unmarshal(data, &r)
+			out = append(out, left{k, srv, r})
 		}
-		var r replacedMaster
-		_ = json.Unmarshal(data, &r)
-		replaced[k] = r
 	}
-	// The master the last leader watched: a rebuilt server must replicate
-	// from it, when it is known (else from any server not replaced).
-	var master topology.Key
-	if len(replaced) > 0 {
-		mctx, cancel := context.WithTimeout(ctx, publishTimeout)
-		if data, err := c.Published(mctx, "master"); err == nil && data != nil {
-			master, _ = topology.ParseKey(string(data))
+	if len(out) == 0 {
+		return cfg, nil
+	}
+	rebuilt := make([]bool, len(out))
+	master, known := publishedMaster(ctx, c, cfg)
+	if known {
+		var wg sync.WaitGroup
+		for i, l := range out {
+			wg.Go(func() { rebuilt[i] = replicatesFrom(ctx, l.srv, master) })
 		}
-		cancel()
+		wg.Wait()
 	}
-	type rebuilt struct {
-		from topology.Key
-		ok   bool
-	}
-	found := make(map[topology.Key]rebuilt, len(replaced))
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	for k := range replaced {
-		s, _ := serverByKey(cfg, k.String())
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			from, ok := rebuiltFrom(ctx, cfg, s, replaced)
-			mu.Lock()
-			found[k] = rebuilt{from, ok}
-			mu.Unlock()
-		}()
-	}
-	wg.Wait()
-	for k, r := range replaced {
-		if from, ok := found[k].from, found[k].ok; ok && (master == topology.Key{} || from == master) {
+	for i, l := range out {
+		k, r := l.key, l.rec
+		if rebuilt[i] {
 			uctx, cancel := context.WithTimeout(ctx, publishTimeout)
 			err := c.Unpublish(uctx, "replaced/"+k.String())
 			cancel()
 			if err == nil {
 				con.Infof("Giving back %s: a failover by %s replaced it with %s at %s; it has been rebuilt and replicates from %s (removed replaced/%s from etcd).",
-					k, r.By, r.NewMaster, r.At.Local().Format(time.DateTime), from, k)
+					k, r.By, r.NewMaster, r.At.Local().Format(time.DateTime), master.Label(), k)
 				continue
 			}
-			con.Warnf("%s replicates from %s again, but removing replaced/%s from etcd failed (%v): leaving it out.", k, from, k, err)
+			con.Warnf("%s replicates from %s again, but removing replaced/%s from etcd failed (%v): leaving it out.", k, master.Label(), k, err)
 		}
 		con.Infof("Leaving out %s: a failover by %s replaced it with %s at %s (published in etcd; rebuild it as a replica of the master, or delete replaced/%s there, to give it back).",
 			k, r.By, r.NewMaster, r.At.Local().Format(time.DateTime), k)
@@ -168,30 +156,29 @@ func withoutReplaced(ctx context.Context, c Coordination, cfg *config.Config, co
 	return cfg, nil
 }
 
-// rebuiltFrom reports whether s replicates, both threads running, from a
-// server of cfg other than itself that is not in replaced, and names it.
-// Any failure to tell (s down, a slow answer) is a no.
-func rebuiltFrom(ctx context.Context, cfg *config.Config, s config.Server, replaced map[topology.Key]replacedMaster) (topology.Key, bool) {
+// publishedMaster is the configured server the last leader published as
+// the master; false when it cannot be read or is not in cfg.
+func publishedMaster(ctx context.Context, c Coordination, cfg *config.Config) (topology.Server, bool) {
+	mctx, cancel := context.WithTimeout(ctx, publishTimeout)
+	defer cancel()
+	data, err := c.Published(mctx, "master")
+	if err != nil || data == nil {
+		return topology.Server{}, false
+	}
+	srv, ok := serverByKey(cfg, string(data))
+	return TopologyServer(srv), ok
+}
+
+// replicatesFrom reports whether s replicates, both threads running, from
+// master. Any failure to tell (s down, a slow answer) is a no.
+func replicatesFrom(ctx context.Context, s config.Server, master topology.Server) bool {
 	pctx, cancel := context.WithTimeout(ctx, rebuiltProbe)
 	defer cancel()
 	sess, err := node.OpenMySQL(pctx, MySQLConfig(s, rebuiltProbe))
 	if err != nil {
-		return topology.Key{}, false
+		return false
 	}
 	defer sess.Close()
-	st, err := sess.Discover(pctx)
-	if err != nil || st.Replica == nil || st.Replica.IORunning != "Yes" || !st.Replica.SQLRunning {
-		return topology.Key{}, false
-	}
-	self := TopologyServer(s).Key()
-	for _, o := range cfg.Servers {
-		k := TopologyServer(o).Key()
-		if _, gone := replaced[k]; gone || k == self || o.Port != st.Replica.MasterPort {
-			continue
-		}
-		if o.Hostname == st.Replica.MasterHost || o.IP == st.Replica.MasterHost {
-			return k, true
-		}
-	}
-	return topology.Key{}, false
+	io, err := readSlaveStatus(pctx, sess)
+	return err == nil && io.hasReplicaRow && io.running == "Yes" && io.sqlRunning && master.Matches(io.host, io.port)
 }

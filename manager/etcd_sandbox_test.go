@@ -195,29 +195,49 @@ func TestEtcdLeaderKilledSandbox(t *testing.T) {
 		t.Errorf("gomha show --etcd leaves out %q, want %s replaced by %s", lo, old, rep.NewMaster)
 	}
 
-	// host1 rebuilt as a replica of the new master: the next manager to
-	// lead gives it back and removes the key.
-	h.rebuild("host1", addrOf(rep.NewMaster))
+	// host1 rebuilt, but as a replica of the other replica: the next
+	// manager to lead still leaves it out.
+	var other string
+	for _, x := range h.c.Hosts {
+		if x.Name != "host1" && x.Addr != addrOf(rep.NewMaster) {
+			other = x.Addr
+		}
+	}
+	h.rebuild("host1", other)
 	d := h.startManager("d", "")
 	h.waitFor("manager d to campaign", 15*time.Second, func() bool { return len(h.snapshot().Managers) == 2 })
 	c.p.kill()
 	h.waitFor("manager d to lead and watch", 30*time.Second, func() bool { return h.leadsAndWatches(d) })
-	if !d.logHas("Giving back " + old) {
-		t.Errorf("manager d does not say it gives back the rebuilt old master")
+	if !d.logHas("Leaving out "+old) || d.logHas("Giving back") {
+		t.Errorf("manager d gave back an old master that replicates from %s, not from the master", other)
+	}
+	if _, ok := h.snapshot().State["replaced/"+old]; !ok {
+		t.Fatalf("replaced/%s went while the old master replicates from a replica", old)
+	}
+
+	// Repointed at the new master: the next manager to lead gives it back
+	// and removes the key.
+	h.rebuild("host1", addrOf(rep.NewMaster))
+	e := h.startManager("e", "")
+	h.waitFor("manager e to campaign", 15*time.Second, func() bool { return len(h.snapshot().Managers) == 2 })
+	d.p.kill()
+	h.waitFor("manager e to lead and watch", 30*time.Second, func() bool { return h.leadsAndWatches(e) })
+	if !e.logHas("Giving back " + old) {
+		t.Errorf("manager e does not say it gives back the rebuilt old master")
 	}
 	if _, ok := h.snapshot().State["replaced/"+old]; ok {
 		t.Errorf("replaced/%s is still in etcd after the old master was given back", old)
 	}
 }
 
-// rebuild starts host's mysqld again and makes it a read-only replica of
-// the server at addr, from where its own GTIDs end, as a DBA rebuilding a
+// rebuild starts host's mysqld again (when down) and makes it a read-only
+// replica of the server at addr, from where its own GTIDs end, as a DBA rebuilding a
 // replaced master would.
 func (h *ha) rebuild(host, addr string) {
 	h.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	if err := h.c.StartMysqld(ctx, host); err != nil {
+	if err := h.c.StartHost(ctx, host); err != nil { // mysqld, if it is down
 		h.t.Fatal(err)
 	}
 	var m sandbox.Host
@@ -226,7 +246,7 @@ func (h *ha) rebuild(host, addr string) {
 			m = x
 		}
 	}
-	h.exec(host, "SET GLOBAL read_only=ON",
+	h.exec(host, "SET GLOBAL read_only=ON", "STOP SLAVE",
 		fmt.Sprintf("CHANGE MASTER TO MASTER_HOST='%s', MASTER_PORT=%d, MASTER_USER='%s', MASTER_PASSWORD='%s', MASTER_CONNECT_RETRY=1, MASTER_USE_GTID=current_pos",
 			m.Addr, m.Port, h.c.ReplUser, h.c.ReplPassword),
 		"START SLAVE")

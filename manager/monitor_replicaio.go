@@ -2,7 +2,6 @@ package manager
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"strconv"
 	"time"
@@ -16,6 +15,7 @@ type replicaIO struct {
 	host          string
 	port          int
 	running       string
+	sqlRunning    bool
 	errno         int
 	errMsg        string
 	hasReplicaRow bool
@@ -41,19 +41,8 @@ func readReplicaIO(ctx context.Context, s *node.Session, timeout time.Duration) 
 	if err != nil || !io.hasReplicaRow || s.Flavor() != topology.MariaDB {
 		return io, err
 	}
-	hb, err := node.QueryMaps(qctx, s.DB(), "SHOW /* gomha */ GLOBAL STATUS WHERE Variable_name IN ('Slave_heartbeat_period', 'Slave_received_heartbeats')")
-	if err != nil {
-		return io, nil // the heartbeat is extra evidence only
-	}
-	for _, row := range hb {
-		switch row["Variable_name"] {
-		case "Slave_heartbeat_period":
-			f, _ := strconv.ParseFloat(row["Value"], 64)
-			io.hbPeriod = time.Duration(f * float64(time.Second))
-		case "Slave_received_heartbeats":
-			io.heartbeats, _ = strconv.ParseInt(row["Value"], 10, 64)
-		}
-	}
+	// The heartbeat is extra evidence only: unread, it counts as unknown.
+	io.hbPeriod, io.heartbeats, _ = node.ReadHeartbeat(qctx, s.DB())
 	return io, nil
 }
 
@@ -64,45 +53,31 @@ func readSlaveStatus(ctx context.Context, s *node.Session) (replicaIO, error) {
 	if s.Flavor() == topology.MySQL {
 		q = "SHOW /* gomha */ REPLICA STATUS"
 	}
-	rows, err := s.DB().QueryContext(ctx, q)
+	rows, err := node.QueryMaps(ctx, s.DB(), q)
 	if err != nil && node.IsMySQLError(err, 1064) {
-		rows, err = s.DB().QueryContext(ctx, "SHOW /* gomha */ SLAVE STATUS")
+		rows, err = node.QueryMaps(ctx, s.DB(), "SHOW /* gomha */ SLAVE STATUS")
 	}
-	if err != nil {
-		return replicaIO{}, fmt.Errorf("read replica status on %s: %w", s.Key(), err)
-	}
-	defer rows.Close()
-	cols, err := rows.Columns()
 	if err != nil {
 		return replicaIO{}, fmt.Errorf("read replica status on %s: %w", s.Key(), err)
 	}
 	var io replicaIO
-	if rows.Next() {
-		vals := make([]sql.NullString, len(cols))
-		ptrs := make([]any, len(cols))
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
-		if err := rows.Scan(ptrs...); err != nil {
-			return replicaIO{}, fmt.Errorf("read replica status on %s: %w", s.Key(), err)
-		}
-		m := map[string]string{}
-		for i, c := range cols {
-			m[c] = vals[i].String
-		}
-		pick := func(a, b string) string {
-			if v, ok := m[a]; ok {
-				return v
-			}
-			return m[b]
-		}
-		io.hasReplicaRow = true
-		io.host = pick("Master_Host", "Source_Host")
-		io.port, _ = strconv.Atoi(pick("Master_Port", "Source_Port"))
-		io.running = pick("Slave_IO_Running", "Replica_IO_Running")
-		io.errno, _ = strconv.Atoi(m["Last_IO_Errno"])
-		io.errMsg = m["Last_IO_Error"]
-		io.readPos = pick("Master_Log_File", "Source_Log_File") + ":" + pick("Read_Master_Log_Pos", "Read_Source_Log_Pos")
+	if len(rows) == 0 {
+		return io, nil
 	}
-	return io, rows.Err()
+	m := rows[0]
+	pick := func(a, b string) string {
+		if v, ok := m[a]; ok {
+			return v
+		}
+		return m[b]
+	}
+	io.hasReplicaRow = true
+	io.host = pick("Master_Host", "Source_Host")
+	io.port, _ = strconv.Atoi(pick("Master_Port", "Source_Port"))
+	io.running = pick("Slave_IO_Running", "Replica_IO_Running")
+	io.sqlRunning = pick("Slave_SQL_Running", "Replica_SQL_Running") == "Yes"
+	io.errno, _ = strconv.Atoi(m["Last_IO_Errno"])
+	io.errMsg = m["Last_IO_Error"]
+	io.readPos = pick("Master_Log_File", "Source_Log_File") + ":" + pick("Read_Master_Log_Pos", "Read_Source_Log_Pos")
+	return io, nil
 }

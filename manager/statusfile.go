@@ -179,14 +179,15 @@ func ReadStatus(workdir, app string, pingLimit time.Duration) (StatusInfo, error
 	if pingLimit <= 0 {
 		pingLimit = defaultPingLimit
 	}
+	// A standby's presence says more than a status file its process may
+	// have left from the time it led.
+	if h, held, err := coord.ReadManager(workdir, app); err == nil && held && h.Action == coord.ActionStandby {
+		return withActor(workdir, app, StatusInfo{Code: StatusPingOK, PID: h.PID, Standby: true, Age: time.Since(h.Since)}), nil
+	}
 	path := StatusFilePath(workdir, app)
 	fi, err := os.Stat(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		info := StatusInfo{Code: StatusNotRunning}
-		if h, held, err := coord.ReadManager(workdir, app); err == nil && held && h.Action == coord.ActionStandby {
-			info = StatusInfo{Code: StatusPingOK, PID: h.PID, Standby: true, Age: time.Since(h.Since)}
-		}
-		return withActor(workdir, app, info), nil
+		return withActor(workdir, app, StatusInfo{Code: StatusNotRunning}), nil
 	}
 	if err != nil {
 		return StatusInfo{}, fmt.Errorf("read status of %s: %w", app, err)
@@ -259,7 +260,8 @@ func managerRuns(workdir, app string, pid int) bool {
 	if err != nil || !held {
 		return false
 	}
-	return h.PID == 0 || h.PID == pid // zero: the holder has not described itself yet
+	// Zero: the holder has not described itself yet.
+	return h.Action != coord.ActionStandby && (h.PID == 0 || h.PID == pid)
 }
 
 // pidAlive is Perl's kill 0: EPERM still means the process exists.

@@ -206,13 +206,20 @@ func TestStatusStandby(t *testing.T) {
 	if err != nil || !st.Standby || st.Code != StatusPingOK || st.PID != os.Getpid() {
 		t.Errorf("standing by: %+v, %v", st, err)
 	}
+	// A status file its process left from the time it led does not hide it.
+	if err := NewStatusFile(dir, "app1").Set(StatusInitializingMonitor, "host1"); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := ReadStatus(dir, "app1", 0); err != nil || !st.Standby || st.Code != StatusPingOK {
+		t.Errorf("standing by, with an old status file of its own: %+v, %v", st, err)
+	}
 	if _, err := coord.ClaimManager(dir, "app1"); !errors.Is(err, coord.ErrHeld) {
 		t.Errorf("a second manager in the standby's workdir: err = %v, want ErrHeld", err)
 	}
 	if err := p.Release(); err != nil {
 		t.Fatal(err)
 	}
-	if st, err = ReadStatus(dir, "app1", 0); err != nil || st.Standby || st.Code != StatusNotRunning {
+	if st, err = ReadStatus(dir, "app1", 0); err != nil || st.Standby || st.Code != StatusNotRunning { // the old file's pid holds nothing
 		t.Errorf("after the standby let go: %+v, %v", st, err)
 	}
 }

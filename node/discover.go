@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"strconv"
 	"strings"
@@ -114,20 +115,34 @@ func (s *Session) readReplica(ctx context.Context, st *topology.Status) error {
 
 // readHeartbeat reads MariaDB's heartbeat period and count.
 func (s *Session) readHeartbeat(ctx context.Context, r *topology.Replica) error {
-	rows, err := s.queryMaps(ctx, "SHOW /* gomha */ GLOBAL STATUS WHERE Variable_name IN ('Slave_heartbeat_period', 'Slave_received_heartbeats')")
+	qctx, cancel := s.queryCtx(ctx)
+	defer cancel()
+	var err error
+	r.HeartbeatPeriod, r.ReceivedHeartbeats, err = ReadHeartbeat(qctx, s.db)
 	if err != nil {
-		return err
+		return fmt.Errorf("SHOW GLOBAL STATUS on %s: %w", s.key, err)
+	}
+	return nil
+}
+
+// ReadHeartbeat reads a MariaDB replica's heartbeat period
+// (MASTER_HEARTBEAT_PERIOD, as Slave_heartbeat_period) and the heartbeats
+// it received (Slave_received_heartbeats), bounded by ctx.
+func ReadHeartbeat(ctx context.Context, db *sql.DB) (period time.Duration, received int64, err error) {
+	rows, err := QueryMaps(ctx, db, "SHOW /* gomha */ GLOBAL STATUS WHERE Variable_name IN ('Slave_heartbeat_period', 'Slave_received_heartbeats')")
+	if err != nil {
+		return 0, 0, err
 	}
 	for _, row := range rows {
 		switch row["Variable_name"] {
 		case "Slave_heartbeat_period":
 			f, _ := strconv.ParseFloat(row["Value"], 64)
-			r.HeartbeatPeriod = time.Duration(f * float64(time.Second))
+			period = time.Duration(f * float64(time.Second))
 		case "Slave_received_heartbeats":
-			r.ReceivedHeartbeats = atoi64(row["Value"])
+			received = atoi64(row["Value"])
 		}
 	}
-	return nil
+	return period, received, nil
 }
 
 // col returns the first present of the MySQL 8 (Source_*/Replica_*) and the
