@@ -83,7 +83,12 @@ func (s *Server) snapshots(ctx context.Context, cs []Cluster) ([]snapshot, []err
 	var wg sync.WaitGroup
 	for i, c := range cs {
 		wg.Go(func() {
-			sem <- struct{}{}
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				errs[i] = ctx.Err()
+				return
+			}
 			defer func() { <-sem }()
 			sns[i], errs[i] = s.shows.get(ctx, c.Config)
 		})

@@ -33,6 +33,11 @@ type snapshot struct {
 	At   time.Time
 }
 
+// staleFor is how many ttls old a snapshot may be and still be returned
+// while a newer one is built (a build waits up to ConnectTimeout on a
+// server that does not answer).
+const staleFor = 5
+
 func newShowCache(ttl, timeout time.Duration, build func(context.Context, *config.Config) *manager.Show) *showCache {
 	return &showCache{ttl: ttl, timeout: timeout, build: build, now: time.Now, entries: map[string]snapshot{}}
 }
@@ -40,10 +45,16 @@ func newShowCache(ttl, timeout time.Duration, build func(context.Context, *confi
 // get returns cfg's snapshot, built now when the cached one is older than
 // the ttl or was taken with another configuration. The build is not
 // cancelled with ctx (others may wait for it); it has its own deadline.
-// The show returned is shared: never modify it.
+// While it runs, a cached snapshot younger than staleFor ttls is returned
+// at once, with its age: a build that waits on a server that does not
+// answer must not hold up HAProxy's checks (they time out, and every
+// replica would go down). The show returned is shared: never modify it.
 func (c *showCache) get(ctx context.Context, cfg *config.Config) (snapshot, error) {
 	if sn, ok := c.fresh(cfg); ok {
 		return sn, nil
+	}
+	if err := ctx.Err(); err != nil {
+		return snapshot{}, err // no build for a caller that is gone
 	}
 	ch := c.group.DoChan(cfg.App, func() (any, error) {
 		if sn, ok := c.fresh(cfg); ok { // built while this call waited its turn
@@ -58,6 +69,9 @@ func (c *showCache) get(ctx context.Context, cfg *config.Config) (snapshot, erro
 		c.mu.Unlock()
 		return sn, nil
 	})
+	if sn, ok := c.latest(cfg); ok && c.now().Sub(sn.At) < staleFor*c.ttl {
+		return sn, nil
+	}
 	select {
 	case r := <-ch:
 		return r.Val.(snapshot), nil
