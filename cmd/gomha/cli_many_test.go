@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -205,4 +206,41 @@ func lineWith(s, sub string) string {
 		}
 	}
 	return ""
+}
+
+// TestManagerOneConfSIGHUP: gomha manager with one --conf has nothing to
+// reload: a SIGHUP (systemctl reload, a terminal closing) is one warning
+// in its log and the manager goes on watching; it stops cleanly after.
+func TestManagerOneConfSIGHUP(t *testing.T) {
+	dir := t.TempDir()
+	a := clusterConf(t, dir, "a", 41)
+	f := newFleet()
+	hup := make(chan os.Signal, 1)
+	stopped := make(chan struct{})
+	env := cliEnv{eng: f, hangups: func() (<-chan os.Signal, func()) { return hup, func() { close(stopped) } }}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var out testkit.Buffer
+	done := make(chan int, 1)
+	go func() { done <- runWith(ctx, []string{"gomha", "manager", "--conf", a}, &out, &out, env) }()
+	waitFor(t, "a watched", func() bool { return gomhaWith(t, env, "check", "status", "--conf", a).code == 0 })
+	hup <- syscall.SIGHUP
+	waitFor(t, "the SIGHUP warning", func() bool { return strings.Contains(out.String(), "SIGHUP: one --conf has nothing to reload") })
+	if res := gomhaWith(t, env, "check", "status", "--conf", a); res.code != 0 || f.count("a") != 1 {
+		t.Errorf("after SIGHUP: check status exit %d, %d runs; want still watched, once\n%s", res.code, f.count("a"), res.stdout)
+	}
+	cancel()
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Fatalf("exit %d\n%s", code, out.String())
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("gomha manager did not stop")
+	}
+	select {
+	case <-stopped:
+	default:
+		t.Errorf("the SIGHUP subscription was not stopped when the manager returned")
+	}
 }

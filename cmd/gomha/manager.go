@@ -34,6 +34,7 @@ type managerFlags struct {
 	etcd                                etcdFlags
 	http                                httpFlags // gomha manager only
 	lead                                leadership
+	sighups                             func() (<-chan os.Signal, func()) // cliEnv.sighups
 }
 
 func (m *managerFlags) run(cmd *cobra.Command, eng engine, cfg *config.Config, once bool) error {
@@ -85,14 +86,15 @@ func (m *managerFlags) run(cmd *cobra.Command, eng engine, cfg *config.Config, o
 	if !once {
 		// gomha manager with one --conf has nothing to reload: a SIGHUP
 		// (systemctl reload, a terminal closing) must not end it.
-		hup, stopHup := hangupSignals()
-		defer stopHup()
+		hup, stopHup := m.sighups()
+		done := make(chan struct{})
+		defer func() { close(done); stopHup() }()
 		go func() {
 			for {
 				select {
 				case <-hup:
 					con.Warnf("SIGHUP: one --conf has nothing to reload; restart the manager to apply a changed configuration (with --conf-dir, SIGHUP reloads)")
-				case <-cmd.Context().Done():
+				case <-done:
 					return
 				}
 			}
@@ -211,7 +213,7 @@ func (m *managerFlags) register(cmd *cobra.Command, mha bool) {
 
 func newManagerCmd(env cliEnv) *cobra.Command {
 	var src clusterFiles
-	var m managerFlags
+	m := managerFlags{sighups: env.sighups}
 	cmd := &cobra.Command{
 		Use:   "manager --conf FILE | --conf-dir DIR",
 		Short: "Watch the master and fail over when it dies; then keep watching the new topology",

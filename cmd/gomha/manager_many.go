@@ -148,11 +148,7 @@ func (m *managerFlags) runMany(cmd *cobra.Command, env cliEnv, src clusterFiles)
 		return true, "failing over " + strings.Join(apps, ", ") + ": the manager stops once that has finished (SIGKILL stops it at once)"
 	})
 	defer release()
-	hangups := env.hangups
-	if hangups == nil {
-		hangups = hangupSignals
-	}
-	hup, stopHup := hangups()
+	hup, stopHup := env.sighups()
 	defer stopHup()
 	if web != nil {
 		web.serve(ctx, cmd.ErrOrStderr())

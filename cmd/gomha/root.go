@@ -30,6 +30,14 @@ type cliEnv struct {
 	hangups func() (<-chan os.Signal, func())
 }
 
+// sighups is env.hangups, or the process's own SIGHUPs.
+func (e cliEnv) sighups() (<-chan os.Signal, func()) {
+	if e.hangups != nil {
+		return e.hangups()
+	}
+	return hangupSignals()
+}
+
 func defaultEnv() cliEnv {
 	return cliEnv{eng: managerEngine{}, serviceDir: "/service", mhaConfDir: "/usr/local/masterha/conf"}
 }
