@@ -191,6 +191,10 @@ func (m *Monitor) handle(ctx context.Context, ep *episode, trigger string, at ti
 	if ctx.Err() != nil {
 		return Verdict{}, false, nil // Run's select returns
 	}
+	if errors.Is(err, errLockBusy) { // the master answered
+		m.log.Warn("the advisory lock is busy after a reconnection: the master answers; asking for the lock again at the next ping", "error", err)
+		return Verdict{}, false, nil
+	}
 	if k := connKind(err); k.ServerAlive() {
 		m.log.Warn("master is alive but refuses the manager: not a MySQL crash, check the configuration", "trigger", trigger, "kind", k.String(), "error", err)
 		return Verdict{}, false, nil

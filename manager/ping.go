@@ -142,12 +142,16 @@ func (p *pinger) lock(ctx context.Context) error {
 		// after we gave up on it). The master is alive; ask again at the
 		// next ping before concluding another manager took it.
 		p.lockMisses++
-		return &topology.ConnError{Key: p.cfg.Key, Kind: topology.ConnQueryFailed, Err: fmt.Errorf(
-			"GET_LOCK('%s') is held by connection %d, perhaps a connection of ours the server has not ended yet: asking again (%d/%d)",
-			monitorLock, holder.Int64, p.lockMisses, lockGrace)}
+		return fmt.Errorf("%w: GET_LOCK('%s') on %s is held by connection %d, perhaps a connection of ours the server has not ended yet: asking again (%d/%d)",
+			errLockBusy, monitorLock, p.cfg.Key, holder.Int64, p.lockMisses, lockGrace)
 	}
 	return fmt.Errorf("%w: GET_LOCK('%s') on %s is held by connection %d", ErrLockHeld, monitorLock, p.cfg.Key, holder.Int64)
 }
+
+// errLockBusy: the master answered, but the advisory lock this manager
+// held is held by another connection; it is asked for again at the next
+// pings (lockGrace times) before ErrLockHeld.
+var errLockBusy = errors.New("advisory lock busy")
 
 // lockGrace is how many reconnections in a row may find the advisory lock
 // held by another connection, once the pinger held it, before the manager

@@ -150,6 +150,23 @@ func TestFrozenMasterSandbox(t *testing.T) {
 	if r.Fencing == nil || !r.Fencing.Fenced || !strings.Contains(r.Fencing.String(), "killed") {
 		t.Errorf("the frozen master was not killed over SSH: %v", r.Fencing)
 	}
+	// The replicas' IO threads still say Yes: their silence (no heartbeat
+	// nor event for two heartbeat periods) is what confirms the death.
+	if r.Detection == nil {
+		t.Fatalf("no detection in the report")
+	}
+	silent := 0
+	for _, e := range r.Detection.Evidence {
+		if strings.HasPrefix(e, "replica ") {
+			silent++
+			if !strings.Contains(e, "no heartbeat nor event") {
+				t.Errorf("replica evidence %q: want its silence", e)
+			}
+		}
+	}
+	if silent == 0 {
+		t.Errorf("no replica in the detection evidence: %q", r.Detection.Evidence)
+	}
 	_ = syscall.Kill(pids.Mysqld, syscall.SIGCONT) // resume it, as a woken process
 	time.Sleep(500 * time.Millisecond)
 	if answers, ro := s.readOnly("host1"); answers && !ro {
