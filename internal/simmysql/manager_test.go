@@ -115,4 +115,3 @@ func TestManagerWatchesSimulatedCluster(t *testing.T) {
 		t.Errorf("manager stopped by OnVerdict returned %v, want nil", err)
 	}
 }
-
