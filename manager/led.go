@@ -3,7 +3,6 @@ package manager
 import (
 	"context"
 	"errors"
-	"fmt"
 
 	"github.com/gomha/gomha/coord"
 	"github.com/gomha/gomha/manager/config"
@@ -55,14 +54,8 @@ func RunLed(ctx context.Context, l Leader, cfg *config.Config, opts ManagerOptio
 // host says so, and another manager of the cluster there is refused. Its
 // error is Lead's (ctx ended) or the presence's (ErrAlreadyRunning).
 func StandBy(ctx context.Context, l Leader, cfg *config.Config) (context.Context, func(), error) {
-	if err := PrepareWorkdir(cfg.ManagerWorkdir); err != nil {
-		return nil, nil, err
-	}
-	p, err := coord.ClaimStandby(cfg.ManagerWorkdir, cfg.App)
+	p, err := claimPresence(cfg, coord.ClaimStandby)
 	if err != nil {
-		if errors.Is(err, coord.ErrHeld) {
-			return nil, nil, fmt.Errorf("%w: another manager runs (%v)", ErrAlreadyRunning, err)
-		}
 		return nil, nil, err
 	}
 	defer p.Release()

@@ -88,17 +88,11 @@ func RunManager(ctx context.Context, cfg *config.Config, opts ManagerOptions) er
 	if opts.Console == nil {
 		opts.Console = NewConsole(nil)
 	}
-	if err := PrepareWorkdir(cfg.ManagerWorkdir); err != nil {
-		return err
-	}
 	// One manager per application: a second one would fail over the same
 	// master a second time. The claim is taken before any state file is
 	// touched, so a refused manager leaves the running one's files alone.
-	presence, err := coord.ClaimManager(cfg.ManagerWorkdir, cfg.App)
+	presence, err := claimPresence(cfg, coord.ClaimManager)
 	if err != nil {
-		if errors.Is(err, coord.ErrHeld) {
-			return fmt.Errorf("%w: another manager runs (%v)", ErrAlreadyRunning, err)
-		}
 		return err
 	}
 	defer presence.Release()
@@ -327,4 +321,18 @@ func withoutServer(cfg *config.Config, key topology.Key) *config.Config {
 		}
 	}
 	return &c
+}
+
+// claimPresence prepares cfg's manager_workdir and takes the presence of
+// its application there with claim (coord.ClaimManager or ClaimStandby);
+// one held is ErrAlreadyRunning, naming the holder.
+func claimPresence(cfg *config.Config, claim func(workdir, app string) (*coord.Presence, error)) (*coord.Presence, error) {
+	if err := PrepareWorkdir(cfg.ManagerWorkdir); err != nil {
+		return nil, err
+	}
+	p, err := claim(cfg.ManagerWorkdir, cfg.App)
+	if errors.Is(err, coord.ErrHeld) {
+		return nil, fmt.Errorf("%w: another manager runs (%v)", ErrAlreadyRunning, err)
+	}
+	return p, err
 }

@@ -28,8 +28,7 @@ import "context"
 //     unit calls Lead again at once; after an error, once it has waited
 //     (Options.Retry, or an operator after a failed failover).
 //   - While a unit waits in Lead it runs nothing but holds the presence
-//     lock as a standby (check status on that host says so); with
-//     LocalGate, which grants at once, it does not.
+//     lock as a standby (check status on that host says so).
 //
 // Lead is called from one goroutine per unit, for different apps at the
 // same time: it must be safe for concurrent use.

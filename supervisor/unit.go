@@ -305,16 +305,10 @@ func (u *unit) attempt(cfg *config.Config) outcome {
 }
 
 func (u *unit) leadAndRun(ctx context.Context, cfg *config.Config) outcome {
-	var lead context.Context
-	var release func()
-	var err error
-	if _, alone := u.s.opts.Gate.(LocalGate); alone {
-		lead, release, err = u.s.opts.Gate.Lead(ctx, u.app)
-	} else {
-		// Waiting for the leadership, this process stands by: check
-		// status on this host says so.
-		lead, release, err = manager.StandBy(ctx, u.s.opts.Gate, cfg)
-	}
+	// Waiting for the leadership, this process stands by: check status on
+	// this host says so (a gate that grants at once, as LocalGate, makes
+	// that an instant).
+	lead, release, err := manager.StandBy(ctx, u.s.opts.Gate, cfg)
 	if err != nil {
 		return outcome{err: fmt.Errorf("leadership of %s: %w", u.app, err)}
 	}
