@@ -33,6 +33,7 @@ type SSHHostResult struct {
 	Error     string `json:"error,omitempty"`
 	Took      string `json:"took"`
 	err       error  // the failure, for callers that tell its kinds apart
+	noSFTP    error  // a pooled check that fell back to a command: why
 }
 
 // SSHConfigFor returns how gomha reaches s over SSH: ssh_host/ssh_port/
@@ -132,6 +133,9 @@ func sshAtStart(ctx context.Context, cfg *config.Config, acceptNew bool, con *Co
 	for _, r := range results {
 		switch {
 		case r.OK:
+			if r.noSFTP != nil {
+				con.Warnf("SSH to %s (%s): no SFTP there (%v): checked with a command on a second connection", r.SSH, r.Name, r.noSFTP)
+			}
 			con.Infof("Checking SSH to %s (%s).. ok.", r.SSH, r.Name)
 		case r.Unanswered():
 			con.Warnf("SSH to %s (%s) does not answer: a failover could not read its binlog nor fence it over SSH: %s", r.SSH, r.Name, r.Error)
@@ -231,10 +235,12 @@ func checkOnePooled(ctx context.Context, s config.Server, pool *sshpool.Pool, ac
 	case err != nil:
 		// Connected, but no SFTP there (or no pooled connection for that
 		// server): check as without a pool, with a command.
-		return checkOneSSH(ctx, s, SSHCheckOptions{AcceptNewHostKeys: acceptNew})
+		r := checkOneSSH(ctx, s, SSHCheckOptions{AcceptNewHostKeys: acceptNew})
+		r.noSFTP = err
+		return r
 	}
 	for _, d := range s.MasterBinlogDir {
-		if _, err := readDirBounded(cctx, files, d); err == nil {
+		if err := readDirBounded(cctx, files, d); err == nil {
 			res.OK, res.BinlogDir = true, d
 			return res
 		}
@@ -246,20 +252,16 @@ func checkOnePooled(ctx context.Context, s config.Server, pool *sshpool.Pool, ac
 
 // readDirBounded lists dir, giving up when ctx ends (the SFTP client's
 // calls take no context).
-func readDirBounded(ctx context.Context, files *sftp.Client, dir string) (int, error) {
-	type listing struct {
-		n   int
-		err error
-	}
-	done := make(chan listing, 1)
+func readDirBounded(ctx context.Context, files *sftp.Client, dir string) error {
+	done := make(chan error, 1)
 	go func() {
-		fis, err := files.ReadDir(dir)
-		done <- listing{len(fis), err}
+		_, err := files.ReadDir(dir)
+		done <- err
 	}()
 	select {
-	case l := <-done:
-		return l.n, l.err
+	case err := <-done:
+		return err
 	case <-ctx.Done():
-		return 0, ctx.Err()
+		return ctx.Err()
 	}
 }

@@ -53,6 +53,27 @@ func TestStartupSSHSandbox(t *testing.T) {
 				t.Errorf("%s was not checked:\n%s", h, out)
 			}
 		}
+		// Checked on the kept connections, over SFTP: no fallback to a
+		// command on a second connection.
+		if strings.Contains(out.String(), "no SFTP there") {
+			t.Errorf("the start-up check fell back to a command:\n%s", out)
+		}
+	})
+
+	t.Run("master_binlog_dir unreadable: refused", func(t *testing.T) {
+		cfg := *s.cfg
+		cfg.Servers = append(cfg.Servers[:0:0], s.cfg.Servers...)
+		cfg.Servers[1].MasterBinlogDir = []string{filepath.Join(t.TempDir(), "no-such-dir")}
+		out := &testkit.Buffer{}
+		rctx, cancel := context.WithTimeout(ctx, time.Minute)
+		defer cancel()
+		err := manager.RunManager(rctx, &cfg, manager.ManagerOptions{Console: manager.NewConsole(out)})
+		if !errors.Is(err, manager.ErrStartupCheck) || !strings.Contains(err.Error(), "no-such-dir") || !strings.Contains(err.Error(), "not a readable directory") {
+			t.Fatalf("RunManager = %v, want a start-up check failure naming the directory\n%s", err, out)
+		}
+		if strings.Contains(out.String(), "no SFTP there") {
+			t.Errorf("the start-up check fell back to a command:\n%s", out)
+		}
 	})
 
 	t.Run("a host key that changed: refused", func(t *testing.T) {
