@@ -14,16 +14,6 @@ import (
 	"time"
 )
 
-// raiseFileLimit lifts the soft limit on open files to the hard one: a
-// thousand managers hold two connections each, and more while they start.
-func raiseFileLimit() error {
-	var l syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &l); err != nil {
-		return err
-	}
-	l.Cur = l.Max
-	return syscall.Setrlimit(syscall.RLIMIT_NOFILE, &l)
-}
 
 // cpuTime is the process's user and system CPU time so far.
 func cpuTime() time.Duration {

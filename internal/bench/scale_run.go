@@ -130,9 +130,6 @@ func (f *fleet) waitMonitoring(ids []int, limit time.Duration) error {
 // the other and measures detection.
 func runScale(ctx context.Context, sc scaleConfig, logger *slog.Logger) (scaleResult, error) {
 	res := scaleResult{Clusters: sc.Clusters, Window: sc.Window}
-	if err := raiseFileLimit(); err != nil {
-		return res, fmt.Errorf("raise the open files limit: %w", err)
-	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	sim, err := startSim(ctx, sc.Sim, sc.BasePort, os.Stderr)

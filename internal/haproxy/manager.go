@@ -1,18 +1,17 @@
 package haproxy
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/gomha/gomha/failover"
 	"github.com/gomha/gomha/httpapi"
+	"github.com/gomha/gomha/internal/testkit"
 	"github.com/gomha/gomha/manager"
 	"github.com/gomha/gomha/manager/config"
 	"github.com/gomha/gomha/supervisor"
@@ -31,9 +30,10 @@ type ManagerOptions struct {
 	OnFailover func(rep *failover.Report, err error)
 }
 
-// Manager is what gomha manager --conf F --http ADDR runs, in this
-// process: a supervisor with one unit (the cluster of Conf) and the HTTP
-// API that HAProxy's checks ask.
+// Manager is what gomha manager --conf-dir D --http ADDR runs for one
+// cluster, in this process: a supervisor with one unit (the cluster of
+// Conf) and the HTTP API that HAProxy's checks ask. (One --conf runs the
+// manager without a supervisor; the API and its route checks are the same.)
 type Manager struct {
 	// Addr is the API's address (host:port).
 	Addr string
@@ -45,7 +45,7 @@ type Manager struct {
 	sup    *supervisor.Supervisor
 	cancel context.CancelFunc
 	served chan error
-	out    *syncBuffer
+	out    *testkit.Buffer
 }
 
 // stopPoll is how often the unit looks for a stop request (gomha stop);
@@ -70,7 +70,7 @@ func StartManager(o ManagerOptions) (*Manager, error) {
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	m := &Manager{Config: cfg, conf: o.Conf, token: o.Token, cancel: cancel, served: make(chan error, 1), out: &syncBuffer{}}
+	m := &Manager{Config: cfg, conf: o.Conf, token: o.Token, cancel: cancel, served: make(chan error, 1), out: &testkit.Buffer{}}
 	var sup *supervisor.Supervisor
 	srv := httpapi.New(httpapi.Options{
 		Clusters: func() []httpapi.Cluster { return httpapi.SupervisorClusters(sup)() },
@@ -184,22 +184,4 @@ func (m *Manager) WaitRoute(ctx context.Context, kind, server string, want int) 
 		case <-time.After(10 * time.Millisecond):
 		}
 	}
-}
-
-// syncBuffer is an io.Writer safe for the supervisor's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

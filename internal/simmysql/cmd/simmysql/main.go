@@ -16,7 +16,6 @@ import (
 	"log/slog"
 	"os"
 	"runtime/pprof"
-	"syscall"
 	"time"
 
 	"github.com/gomha/gomha/internal/simmysql"
@@ -40,9 +39,8 @@ func main() {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	if err := raiseFileLimit(); err != nil {
-		fmt.Fprintln(os.Stderr, "simmysql:", err)
-	}
+	// The Go runtime has raised the soft limit on open files to the hard
+	// one: a thousand clusters are three thousand listeners.
 	sim := simmysql.New(simmysql.Options{User: *user, Password: *password, BasePort: *basePort, Heartbeat: *heartbeat,
 		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
 	err := simmysql.Serve(sim, os.Stdin, os.Stdout)
@@ -54,13 +52,3 @@ func main() {
 	}
 }
 
-// raiseFileLimit lifts the soft limit on open files to the hard one: a
-// thousand clusters are 3,000 listeners and their clients' connections.
-func raiseFileLimit() error {
-	var l syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &l); err != nil {
-		return err
-	}
-	l.Cur = l.Max
-	return syscall.Setrlimit(syscall.RLIMIT_NOFILE, &l)
-}
