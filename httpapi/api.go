@@ -107,7 +107,7 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request) {
 		if leading, known := c.Leading(); known {
 			sum.Leader = &leading
 		}
-		if st, err := manager.ReadStatus(c.Config.ManagerWorkdir, c.App, 0); err == nil {
+		if st, err := manager.ReadStatus(c.Config.ManagerWorkdir, c.App, pingLimit(c.Config)); err == nil {
 			sum.ManagerStatus, sum.ManagerStatusCode = st.Code.Name(), int(st.Code)
 		}
 		if errs[i] != nil {

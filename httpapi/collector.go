@@ -138,7 +138,7 @@ func collectShow(ch chan<- prometheus.Metric, app string, sh *manager.Show) {
 
 // collectManager gives the manager's status, leadership and failovers.
 func (s *Server) collectManager(ch chan<- prometheus.Metric, cl Cluster) {
-	if st, err := manager.ReadStatus(cl.Config.ManagerWorkdir, cl.App, 0); err == nil {
+	if st, err := manager.ReadStatus(cl.Config.ManagerWorkdir, cl.App, pingLimit(cl.Config)); err == nil {
 		ch <- gauge(descStatusCode, float64(st.Code), cl.App)
 		for _, code := range states {
 			ch <- gauge(descState, bool01(st.Code == code), cl.App, code.Name())

@@ -61,7 +61,11 @@ func (s *Server) listen() error {
 		return fmt.Errorf("simulated server %s: %w", s.Addr(), err)
 	}
 	s.mu.Lock()
-	s.port = ln.Addr().(*net.TCPAddr).Port
+	if s.port == 0 {
+		// Only the first listen, before the server is published: a
+		// restart listens on the same port, and port is read unlocked.
+		s.port = ln.Addr().(*net.TCPAddr).Port
+	}
 	s.ln = ln
 	s.mu.Unlock()
 	s.sim.wg.Go(func() { s.accept(ln) })
