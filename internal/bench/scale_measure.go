@@ -14,7 +14,6 @@ import (
 	"time"
 )
 
-
 // cpuTime is the process's user and system CPU time so far.
 func cpuTime() time.Duration {
 	var ru syscall.Rusage

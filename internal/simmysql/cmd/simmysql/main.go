@@ -51,4 +51,3 @@ func main() {
 		os.Exit(1)
 	}
 }
-
