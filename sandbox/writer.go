@@ -48,8 +48,10 @@ type WriterOptions struct {
 	// would, never probes the hosts and never picks a master itself. Each
 	// transaction reads @@server_id to record which host took it, and
 	// refuses a read-only one as a user without READ ONLY ADMIN would be
-	// refused. After a failed write it reconnects through the proxy every
-	// 10 ms.
+	// refused. After a failed write it tries again every 10 ms, on the
+	// connections its pool holds, as an application would: it reaches
+	// another server once the proxy has closed them (HAProxy's
+	// on-marked-down shutdown-sessions) or opens new ones.
 	Via string
 }
 
