@@ -245,24 +245,6 @@ func (s *Server) clusters() []Cluster {
 // ErrUnknownCluster is returned for a name no cluster served has.
 var ErrUnknownCluster = errors.New("unknown cluster")
 
-// Clusters lists the clusters served (those with a configuration).
-func (s *Server) Clusters() []Cluster { return s.clusters() }
-
-// Show returns the cluster's snapshot (what gomha show -o json prints),
-// from the cache when younger than Options.ShowTTL, and when it was
-// taken. The show is shared: never modify it.
-func (s *Server) Show(ctx context.Context, name string) (*manager.Show, time.Time, error) {
-	c, ok := s.cluster(name)
-	if !ok {
-		return nil, time.Time{}, fmt.Errorf("%w %q", ErrUnknownCluster, name)
-	}
-	sn, err := s.shows.get(ctx, c.Config)
-	if err != nil {
-		return nil, time.Time{}, fmt.Errorf("snapshot of %s: %w", name, err)
-	}
-	return sn.Show, sn.At, nil
-}
-
 // SupervisorClusters lists the clusters of a supervisor's units, each
 // with its configuration and state: Options.Clusters of gomha manager
 // --conf-dir.
